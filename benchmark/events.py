@@ -300,3 +300,47 @@ class Labels:
         with h5py.File(path, "r") as f:
             process = f["process"].asstr()[:] if "process" in f else np.array([], dtype=object)
             return cls(f["event_id"][:], f["is_signal"][:], np.asarray(process, dtype=object))
+
+
+def merge_event_files(parts: Sequence[str | Path], out: str | Path, meta: Mapping[str, Any] | None = None,
+                      compression: str | None = "gzip") -> Path:
+    """Concatenate event files (e.g. per-chunk outputs) into ``out`` atomically, part by part.
+
+    Memory stays bounded by one part, so a converter or generator can write resumable chunk files
+    and merge them at the end without ever holding the whole dataset.
+    """
+    import h5py
+
+    if not parts:
+        raise ValueError("no event files to merge")
+    out = Path(out)
+    with h5py.File(parts[0], "r") as first:
+        names = sorted(first["arrays"])
+        tails = {n: first["arrays"][n].shape[1:] for n in names}
+        dtypes = {n: first["arrays"][n].dtype for n in names}
+        first_meta = json.loads(first.attrs.get("meta", "{}"))
+    total = sum(EventSet.count(p) for p in parts)
+    with atomic_write(out, "path") as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["lhcad_format"] = FORMAT_VERSION
+            f.attrs["meta"] = json.dumps(dict(meta) if meta is not None else first_meta, sort_keys=True, default=str)
+            opts: dict[str, Any] = {"compression": compression, "shuffle": True} if compression else {}
+            ids = f.create_dataset("event_id", shape=(total,), dtype=np.int64, **opts)
+            group = f.create_group("arrays")
+            dsets = {n: group.create_dataset(n, shape=(total, *tails[n]), dtype=dtypes[n],
+                                             **(opts if total else {})) for n in names}
+            row = 0
+            for part in parts:
+                with h5py.File(part, "r") as src:
+                    have = sorted(src["arrays"])
+                    if have != names:
+                        raise ValueError(f"{part} has arrays {have}, expected {names} (as in {parts[0]})")
+                    n = src["event_id"].shape[0]
+                    ids[row:row + n] = src["event_id"][:]
+                    for name in names:
+                        if src["arrays"][name].shape[1:] != tails[name]:
+                            raise ValueError(f"{part}: array {name} has shape {src['arrays'][name].shape}, "
+                                             f"expected (*, {tails[name]})")
+                        dsets[name][row:row + n] = src["arrays"][name][:]
+                    row += n
+    return out
