@@ -1,0 +1,58 @@
+"""Blocks shared by the reference scorers (one place, never copied between baselines)."""
+from __future__ import annotations
+
+import numpy as np
+
+from benchmark.events import EventSet
+
+
+def tabular_features(events: EventSet) -> np.ndarray:
+    """A fixed-length feature vector per event, for density and classifier baselines.
+
+    * resonant dijet events (``mjj`` present): the CATHODE high-level features without mjj
+      (mj_min, Delta mj, tau21 of both jets) -- mjj is the bump-hunt variable and must stay out;
+    * jets: per jet mass, multiplicity, girth, C_0.2, tau21, tau32 and log pT;
+    * Dark Machines objects: MET, H_T, object counts per type and the four leading objects'
+      (E, pt, eta, phi) -- a flat summary of the event.
+    """
+    if "mjj" in events:
+        hlf = events.features("highlevel")
+        return np.asarray(hlf[:, 1:], dtype=np.float64)
+    if "constituents" in events:
+        obs = events.features("jet_observables")            # (N, J, 4) mass, multiplicity, girth, C0.2
+        nsub = events.features("nsubjettiness")             # (N, J, 5) tau1..3, tau21, tau32
+        pt = np.log(np.clip(events["jets"][..., :1], 1e-3, None))
+        per_jet = np.concatenate([obs, nsub[..., 3:5], pt], axis=-1)
+        return per_jet.reshape(len(events), -1).astype(np.float64)
+    if "objects" in events:
+        return object_summary(events)
+    raise KeyError(f"no representation for tabular features in {events!r}")
+
+
+def object_summary(events: EventSet, n_leading: int = 4) -> np.ndarray:
+    """Flat event summary of Dark Machines objects (GeV): MET, H_T, counts per type, leading objects."""
+    objects, mask = events["objects"], events["objects_mask"]
+    types = objects[..., 0]
+    counts = [((types == code) & mask).sum(1) for code in range(1, 8)]
+    jets = mask & ((types == 1) | (types == 2))
+    ht = np.where(jets, objects[..., 2], 0.0).sum(1)
+    lead = np.zeros((len(events), n_leading, 4))
+    k = min(n_leading, objects.shape[1])
+    lead[:, :k] = np.where(mask[:, :k, None], objects[:, :k, 1:5], 0.0)
+    lead[..., :2] = np.log1p(np.clip(lead[..., :2], 0, None))
+    met = events["met"][:, :1]
+    return np.concatenate([np.log1p(met), np.log1p(ht)[:, None], np.stack(counts, 1), lead.reshape(len(events), -1)],
+                          axis=1).astype(np.float64)
+
+
+class Standardiser:
+    """Mean/std scaling fitted on training features only (constant columns are left centred)."""
+
+    def fit(self, x: np.ndarray) -> "Standardiser":
+        self.mean_ = x.mean(0)
+        std = x.std(0)
+        self.std_ = np.where(std > 0, std, 1.0)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean_) / self.std_

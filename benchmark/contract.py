@@ -1,0 +1,271 @@
+"""The scorer contract: what a submitted model implements, how it is found, how its output is checked.
+
+A scorer is any object with
+
+* ``info``: a :class:`ScorerInfo` (name, version, protocols, representation, GPU need, defaults,
+  paper);
+* ``fit(train: EventSet, *, context: FitContext) -> object``: learn from the training events; the
+  context carries the seed, device, a scratch folder, the protocol and its extra inputs (sideband
+  data and the signal region for resonant tasks, training labels only for the supervised reference);
+* ``score(events: EventSet) -> np.ndarray``: one finite float per event, **higher = more
+  anomalous**;
+* optionally ``log_prob(events) -> np.ndarray`` for density estimators (the density-ratio protocol
+  needs it).
+
+It is a structural protocol: no base class is required (:class:`BaseScorer` is a convenience).
+Scorers are loaded by registry name, ``module:Class``, a ``path/to/file.py[:Class]`` or an
+installed entry point in the group ``lhcad.scorers``.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from benchmark.events import EventSet
+from benchmark.registry import PROTOCOLS
+
+ENTRY_POINT_GROUP = "lhcad.scorers"
+
+#: Reference scorers shipped in ``baselines/`` (lazy: imported only when asked for).
+BUILTIN_SCORERS: dict[str, str] = {
+    "random": "baselines.random_scorer:RandomScorer",
+    "hlf-gmm": "baselines.hlf_gmm:HighLevelGMM",
+    "supervised": "baselines.supervised:SupervisedReference",
+    "cwola": "baselines.cwola:CWoLaHunting",
+    "example": "submissions.example_scorer:JetMassDensityScorer",
+}
+
+
+@dataclass(frozen=True)
+class ScorerInfo:
+    """What a scorer declares about itself; the runner uses it to pick tasks and record provenance."""
+
+    name: str
+    version: str = "0.1"
+    protocols: tuple[str, ...] = ("unsupervised",)
+    representation: str = "constituents"
+    needs_gpu: bool = False
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    paper: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        bad = [p for p in self.protocols if p not in PROTOCOLS]
+        if bad:
+            raise ValueError(f"scorer {self.name!r} declares unknown protocols {bad}; known: {PROTOCOLS}")
+
+
+@dataclass
+class FitContext:
+    """Everything a scorer may use besides the training events. Never contains test data or labels.
+
+    ``sideband`` (resonant): the sideband events, for a background template or interpolation;
+    ``signal_region`` (resonant): (low, high) mjj bounds; ``train_labels`` (supervised protocol
+    only): 1 for signal, 0 for background, aligned with the training events; ``params``: the
+    scorer's hyper-parameters (its defaults overridden by the user).
+    """
+
+    task: str
+    protocol: str
+    seed: int
+    device: str = "cpu"
+    workdir: Path | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    sideband: EventSet | None = None
+    signal_region: tuple[float, float] | None = None
+    train_labels: np.ndarray | None = None
+    log: Callable[[str], None] = print
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """A numpy Generator seeded from the job seed (use it instead of global state)."""
+        return np.random.default_rng(self.seed)
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    info: ScorerInfo
+
+    def fit(self, train: EventSet, *, context: FitContext) -> Any: ...
+
+    def score(self, events: EventSet) -> np.ndarray: ...
+
+
+class BaseScorer:
+    """Optional convenience base: stores ``params`` (defaults overridden by keyword arguments)."""
+
+    info: ScorerInfo = ScorerInfo(name="base")
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(self.info.defaults)
+        if unknown:
+            close = {k: difflib.get_close_matches(k, list(self.info.defaults), n=1) for k in unknown}
+            hints = ", ".join(f"{k!r}" + (f" (did you mean {c[0]!r}?)" if c else "") for k, c in close.items())
+            raise TypeError(f"{self.info.name}: unknown hyper-parameter(s) {hints}; "
+                            f"known: {sorted(self.info.defaults)}")
+        self.params: dict[str, Any] = {**self.info.defaults, **params}
+
+    def fit(self, train: EventSet, *, context: FitContext) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError(f"{type(self).__name__} must implement fit()")
+
+    def score(self, events: EventSet) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError(f"{type(self).__name__} must implement score()")
+
+
+class ScorerOutputError(ValueError):
+    """A scorer returned something the harness cannot evaluate; the message says what and why."""
+
+
+def validate_scores(scores: Any, n_events: int, *, scorer: str, what: str = "score") -> np.ndarray:
+    """Check a scorer's output: 1-D, one float per event, finite, not constant.
+
+    A constant score carries no ranking information (AUC would be 0.5 by construction), which
+    always means a bug (a model that collapsed, scores of the wrong array), so it is refused.
+    """
+    prefix = f"scorer {scorer!r} {what}()"
+    if scores is None:
+        raise ScorerOutputError(f"{prefix} returned None; it must return one float per event")
+    if hasattr(scores, "detach"):  # torch tensor
+        scores = scores.detach().cpu().numpy()
+    try:
+        arr = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ScorerOutputError(f"{prefix} returned {type(scores).__name__} that is not numeric: {exc}") from exc
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ScorerOutputError(f"{prefix} returned shape {arr.shape}; expected ({n_events},), one score per event")
+    if len(arr) != n_events:
+        raise ScorerOutputError(f"{prefix} returned {len(arr)} scores for {n_events} events")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        kinds = "NaN" if np.isnan(arr[idx]).all() else "NaN/inf"
+        raise ScorerOutputError(
+            f"{prefix} returned {bad.sum()} non-finite ({kinds}) scores of {n_events}, "
+            f"first at event index {idx[0]}; every score must be finite"
+        )
+    if n_events > 1 and np.all(arr == arr[0]):
+        raise ScorerOutputError(f"{prefix} returned the same value {arr[0]!r} for all {n_events} events; "
+                                "a constant score cannot rank events")
+    return arr
+
+
+# -- loading ---------------------------------------------------------------------------------------
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    try:
+        eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    except TypeError:  # pragma: no cover - python < 3.10
+        eps = importlib.metadata.entry_points().get(ENTRY_POINT_GROUP, [])  # type: ignore[attr-defined]
+    return {ep.name: ep for ep in eps}
+
+
+def available_scorers() -> dict[str, str]:
+    """Registry name -> import target, built-ins first, then installed entry points."""
+    names = dict(BUILTIN_SCORERS)
+    for name, ep in _entry_points().items():
+        names.setdefault(name, ep.value)
+    return names
+
+
+def _import_target(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    if not attr:
+        return _single_scorer_class(module, target)
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ImportError(f"module {module_name!r} has no attribute {attr!r}") from None
+
+
+def _load_file(spec: str) -> Any:
+    if ".py:" in spec:
+        path_text, attr = spec.rsplit(".py:", 1)
+        path = Path(path_text + ".py")
+    else:
+        path, attr = Path(spec), ""
+    if not path.exists():
+        raise FileNotFoundError(f"scorer file {path} does not exist")
+    module_name = f"lhcad_user_scorer_{abs(hash(str(path.resolve())))}"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot import {path} as a Python module")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    module_spec.loader.exec_module(module)
+    if attr:
+        if not hasattr(module, attr):
+            raise ImportError(f"{path} defines no {attr!r}")
+        return getattr(module, attr)
+    return _single_scorer_class(module, str(path))
+
+
+def _single_scorer_class(module: Any, where: str) -> Any:
+    candidates = [obj for _, obj in inspect.getmembers(module, inspect.isclass)
+                  if obj.__module__ == module.__name__ and isinstance(getattr(obj, "info", None), ScorerInfo)]
+    if len(candidates) != 1:
+        names = [c.__name__ for c in candidates]
+        raise ImportError(f"{where}: expected exactly one scorer class (with an `info` ScorerInfo), found {names}; "
+                          f"name it explicitly as {where}:ClassName")
+    return candidates[0]
+
+
+def resolve_scorer(spec: str) -> Any:
+    """The scorer class (or factory) for ``spec``: registry name, ``module:Class``, ``file.py[:Class]``."""
+    if spec.endswith(".py") or ".py:" in spec:
+        return _load_file(spec)
+    builtins = available_scorers()
+    if spec in BUILTIN_SCORERS:
+        return _import_target(BUILTIN_SCORERS[spec])
+    eps = _entry_points()
+    if spec in eps:
+        return eps[spec].load()
+    if ":" in spec:
+        return _import_target(spec)
+    close = difflib.get_close_matches(spec, list(builtins), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise KeyError(f"unknown scorer {spec!r}{hint} (known: {', '.join(sorted(builtins))}; "
+                   "or give module:Class, a path/to/file.py, or an entry point in 'lhcad.scorers')")
+
+
+def load_scorer(spec: str, params: Mapping[str, Any] | None = None) -> Any:
+    """Instantiate the scorer ``spec`` with hyper-parameters ``params`` and check its contract."""
+    factory = resolve_scorer(spec)
+    scorer = factory(**dict(params or {}))
+    check_contract(scorer, spec)
+    return scorer
+
+
+def check_contract(scorer: Any, spec: str = "") -> ScorerInfo:
+    """Refuse objects that cannot be run, naming the missing piece."""
+    label = spec or type(scorer).__name__
+    info = getattr(scorer, "info", None)
+    if not isinstance(info, ScorerInfo):
+        raise TypeError(f"scorer {label!r} has no `info` attribute of type benchmark.contract.ScorerInfo")
+    for method in ("fit", "score"):
+        if not callable(getattr(scorer, method, None)):
+            raise TypeError(f"scorer {label!r} has no callable {method}()")
+    return info
+
+
+def scorer_params(scorer: Any) -> dict[str, Any]:
+    """The hyper-parameters a scorer instance runs with (for provenance)."""
+    params = getattr(scorer, "params", None)
+    if isinstance(params, Mapping):
+        return dict(params)
+    return dict(getattr(scorer, "info").defaults)
+
+
+def with_name(info: ScorerInfo, name: str) -> ScorerInfo:
+    return replace(info, name=name)

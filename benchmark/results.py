@@ -1,0 +1,185 @@
+"""Result records and per-event score files: their layout on disk, provenance, reading back.
+
+One job (task x scorer x seed [x injection], on one data source) writes
+
+* ``<results>/<task>/<scorer>/<source>[/inj<N>]/seed<k>.json``: the result record
+  (:data:`SCHEMA_VERSION`): metrics with errors, thinned curves, counts, timings per phase,
+  hardware, package versions, git revision, dataset checksums, scorer config;
+* the same path with ``.scores.h5``: event ids, scores and labels of the test set, so that every
+  metric can be recomputed (and checked) without re-running the scorer.
+
+Both are written atomically, the scores first: a result JSON on disk always means a finished job,
+which is exactly what resume keys on.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.store import atomic_write, write_json
+
+SCHEMA_VERSION = 1
+DEFAULT_RESULTS_DIR = Path("results")
+FAILURES_FILE = "failures.jsonl"
+
+
+@dataclass(frozen=True)
+class JobKey:
+    """Identity of one job; its string form is also its path under the results folder."""
+
+    task: str
+    scorer: str
+    source: str
+    seed: int
+    injection: int | None = None
+
+    @property
+    def relpath(self) -> Path:
+        parts = [*self.task.split("/"), self.scorer.replace("/", "_"), self.source]
+        if self.injection is not None:
+            parts.append(f"inj{self.injection}")
+        return Path(*parts) / f"seed{self.seed}"
+
+    def result_path(self, root: Path) -> Path:
+        return root / self.relpath.with_suffix(".json")
+
+    def scores_path(self, root: Path) -> Path:
+        return root / self.relpath.with_suffix(".scores.h5")
+
+    def __str__(self) -> str:
+        inj = f" inj={self.injection}" if self.injection is not None else ""
+        return f"{self.task} x {self.scorer} [{self.source}] seed={self.seed}{inj}"
+
+
+def config_tag(params: dict[str, Any]) -> str:
+    """Short stable hash of hyper-parameters, so runs with other settings never overwrite defaults."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+# -- provenance ------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def git_revision() -> str | None:
+    """The harness checkout's git revision (with ``+dirty`` for uncommitted changes), if any."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for name in ("lhcad", "numpy", "scipy", "scikit-learn", "torch", "h5py", "pandas", "fastjet", "pythia8mc"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    return out
+
+
+@lru_cache(maxsize=1)
+def hardware() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
+        "hostname": platform.node(),
+    }
+    try:
+        import psutil
+
+        info["memory_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpu"] = torch.cuda.get_device_name(0)
+            info["cuda"] = torch.version.cuda
+    except ImportError:  # pragma: no cover
+        pass
+    return info
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# -- scores files ----------------------------------------------------------------------------------
+def write_scores(path: Path, event_id: np.ndarray, scores: np.ndarray, is_signal: np.ndarray,
+                 process: np.ndarray, weights: np.ndarray, extra: dict[str, np.ndarray] | None = None) -> Path:
+    """Per-event scores of one job (atomic). Labels are stored so metrics can be recomputed."""
+    import h5py
+
+    with atomic_write(path, "path") as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("event_id", data=np.asarray(event_id, np.int64), compression="gzip")
+            f.create_dataset("score", data=np.asarray(scores, np.float64), compression="gzip")
+            f.create_dataset("is_signal", data=np.asarray(is_signal, np.int8), compression="gzip")
+            f.create_dataset("weight", data=np.asarray(weights, np.float64), compression="gzip")
+            f.create_dataset("process", data=np.asarray(process, dtype=object), dtype=h5py.string_dtype(),
+                             compression="gzip")
+            for name, arr in (extra or {}).items():
+                f.create_dataset(name, data=arr, compression="gzip")
+    return path
+
+
+def read_scores(path: Path) -> dict[str, np.ndarray]:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        out = {k: f[k][:] for k in f if k != "process"}
+        out["process"] = np.asarray(f["process"].asstr()[:], dtype=object)
+    return out
+
+
+# -- result records --------------------------------------------------------------------------------
+def write_result(path: Path, record: dict[str, Any]) -> Path:
+    record = {"schema": SCHEMA_VERSION, **record}
+    write_json(path, record)
+    return path
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"result file {path} is not valid JSON: {exc}") from exc
+    if record.get("schema") != SCHEMA_VERSION:
+        raise ValueError(f"result file {path} has schema {record.get('schema')!r}, this lhcad reads {SCHEMA_VERSION}")
+    return record
+
+
+def iter_results(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every result record under ``root`` (sorted by path)."""
+    out = []
+    for path in sorted(Path(root).rglob("seed*.json")):
+        out.append((path, read_result(path)))
+    return out
+
+
+def append_failure(root: Path, record: dict[str, Any]) -> None:
+    """Append one failure line (JSON) to ``<root>/failures.jsonl``; lines are written whole."""
+    root.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"time": now(), **record}, default=str, sort_keys=True) + "\n"
+    with open(root / FAILURES_FILE, "a") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())

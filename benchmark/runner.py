@@ -1,0 +1,352 @@
+"""Jobs (task x scorer x seed [x injection]) and running them with resume.
+
+:func:`plan_jobs` expands a request (tasks or a suite, scorers, seeds, injections, source) into
+:class:`Job` records; :func:`execute_job` runs one job start to finish and writes its scores and
+result atomically; :func:`run_jobs` runs a list with a progress bar, skipping jobs whose result
+already exists (resume is the default), recording every failure with its traceback in
+``failures.jsonl`` and re-raising nothing silently: the caller gets the failures back and the CLI
+exits non-zero when there are any.
+
+A :class:`Job` is a small picklable record, so the same unit runs in this process, a child
+process or on a remote worker.
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark import metrics as M
+from benchmark.contract import FitContext, load_scorer, resolve_scorer, scorer_params, validate_scores
+from benchmark.data import class_checksums
+from benchmark.registry import TaskSpec, load_registry
+from benchmark.results import (
+    JobKey,
+    append_failure,
+    config_tag,
+    git_revision,
+    hardware,
+    now,
+    package_versions,
+    write_result,
+    write_scores,
+)
+from benchmark.stats import bootstrap_metrics
+from benchmark.tasks import TaskData, build_task_data
+
+BOOTSTRAP_KEYS = ("auc", "max_sic")
+#: Reference scorer the density-ratio protocol compares against.
+SUPERVISED_REFERENCE = "supervised"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work; everything needed to run it, nothing that cannot be pickled."""
+
+    task: str
+    scorer: str
+    source: str
+    seed: int
+    results_dir: str
+    injection: int | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    sizes: Mapping[str, float] = field(default_factory=dict)
+    n_boot: int = 200
+
+    @property
+    def scorer_label(self) -> str:
+        """Scorer name in paths and tables; non-default hyper-parameters get a hash suffix."""
+        base = Path(self.scorer).stem if self.scorer.endswith(".py") else self.scorer.split(":")[-1]
+        return f"{base}@{config_tag(dict(self.params))}" if self.params else base
+
+    @property
+    def key(self) -> JobKey:
+        return JobKey(self.task, self.scorer_label, self.source, self.seed, self.injection)
+
+    @property
+    def result_path(self) -> Path:
+        return self.key.result_path(Path(self.results_dir))
+
+    @property
+    def scores_path(self) -> Path:
+        return self.key.scores_path(Path(self.results_dir))
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a CUDA device is usable, else ``cpu``; ``cuda`` without one fails."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device; use --device auto or cpu")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
+    return device
+
+
+def plan_jobs(
+    *,
+    tasks: Sequence[str],
+    scorers: Sequence[str],
+    seeds: int | Sequence[int],
+    source: str,
+    results_dir: Path,
+    injections: Sequence[int] | None = None,
+    params: Mapping[str, Any] | None = None,
+    device: str = "cpu",
+    sizes: Mapping[str, float] | None = None,
+    n_boot: int = 200,
+    skipped: list[str] | None = None,
+) -> list[Job]:
+    """Expand the request into jobs; task/scorer pairs whose protocol the scorer lacks are skipped.
+
+    Resonant tasks get one job per injection (default: the task's registered default injection).
+    Skipped pairs are appended to ``skipped`` as messages (they are not failures).
+    """
+    reg = load_registry()
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    jobs: list[Job] = []
+    for scorer in scorers:
+        info = load_scorer(scorer, params).info
+        for task_name in tasks:
+            task = reg.task(task_name)
+            if source not in reg.dataset(task.dataset).sources:
+                raise ValueError(f"task {task_name} has no {source!r} data source "
+                                 f"(it has: {', '.join(reg.dataset(task.dataset).sources)})")
+            if task.protocol not in info.protocols:
+                if skipped is not None:
+                    skipped.append(f"{info.name} does not support the {task.protocol} protocol of {task_name}")
+                continue
+            if task.protocol == "resonant":
+                assert task.resonant is not None
+                inj_list: list[int | None] = list(injections) if injections else [task.resonant.default_injection]
+            else:
+                inj_list = [None]
+            for inj in inj_list:
+                for seed in seed_list:
+                    jobs.append(Job(task_name, scorer, source, seed, str(results_dir), inj, dict(params or {}),
+                                    device, dict(sizes or {}), n_boot))
+    return jobs
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch from the job seed (deterministic algorithms where cheap)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _fit_and_score(job: Job, data: TaskData, scorer_spec: str, timings: dict[str, float],
+                   log: Callable[[str], None], workdir: Path) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    """Fit one scorer per the task's protocol and score the test events; returns scores, scorer, extras."""
+    task = data.task
+    test_view = data.scorer_view(data.test, "test")
+    extras: dict[str, Any] = {}
+
+    def context(train_labels: np.ndarray | None = None) -> FitContext:
+        return FitContext(
+            task=task.name, protocol=task.protocol, seed=job.seed, device=job.device, workdir=workdir,
+            params=dict(job.params),
+            sideband=data.scorer_view(data.sideband, "sideband") if data.sideband is not None else None,
+            signal_region=task.resonant.signal_region if task.resonant else None,
+            train_labels=train_labels, log=log,
+        )
+
+    params = dict(job.params) if scorer_spec == job.scorer else {}
+    if task.protocol == "density_ratio":
+        densities = []
+        for role, train in (("background", data.train), ("signal", data.signal_train)):
+            assert train is not None
+            scorer = load_scorer(scorer_spec, params)
+            if not callable(getattr(scorer, "log_prob", None)):
+                raise TypeError(f"scorer {scorer.info.name!r} has no log_prob(); the density-ratio protocol needs one")
+            seed_everything(job.seed)
+            t0 = time.perf_counter()
+            scorer.fit(data.scorer_view(train, "train"), context=context())
+            timings[f"fit_{role}"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            lp = validate_scores(scorer.log_prob(test_view), len(test_view), scorer=scorer.info.name, what="log_prob")
+            timings[f"log_prob_{role}"] = time.perf_counter() - t0
+            densities.append(lp)
+        return densities[1] - densities[0], scorer, extras
+    scorer = load_scorer(scorer_spec, params)
+    seed_everything(job.seed)
+    t0 = time.perf_counter()
+    scorer.fit(data.scorer_view(data.train, "train"), context=context(data.train_labels))
+    timings["fit"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = validate_scores(scorer.score(test_view), len(test_view), scorer=scorer.info.name)
+    timings["score"] = time.perf_counter() - t0
+    return scores, scorer, extras
+
+
+def evaluate_job_scores(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, process: np.ndarray,
+                        *, n_boot: int, seed: int) -> dict[str, Any]:
+    """Metrics of one job: all signal classes together, per signal class, bootstrap errors, curves.
+
+    Shared by the runner and ``lhcad evaluate`` so that precomputed scores are judged identically.
+    """
+    roc = M.roc_curve(y, scores, weights)
+    out: dict[str, Any] = {"metrics": M.evaluate_roc(roc), "curves": M.thinned_curves(roc)}
+    out["errors"] = bootstrap_metrics(y, scores, weights, keys=BOOTSTRAP_KEYS, n_boot=n_boot, seed=seed) \
+        if n_boot > 0 else {}
+    signal_classes = sorted({p for p, s in zip(process, y) if s == 1})
+    if len(signal_classes) > 1:
+        per_signal = {}
+        bkg = y == 0
+        for cls in signal_classes:
+            sel = bkg | (process == cls)
+            per_signal[cls] = M.evaluate_scores(y[sel], scores[sel], weights[sel])
+        out["per_signal"] = per_signal
+    return out
+
+
+def execute_job(job: Job, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run one job and write its scores file and result record; returns the record."""
+    log = log or (lambda msg: None)
+    reg = load_registry()
+    task: TaskSpec = reg.task(job.task)
+    timings: dict[str, float] = {}
+    started = now()
+    t0 = time.perf_counter()
+    data = build_task_data(task, job.source, job.seed, injection=job.injection, sizes=job.sizes)
+    timings["load"] = time.perf_counter() - t0
+    workdir = job.result_path.parent / f".work-seed{job.seed}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    scores, scorer, _ = _fit_and_score(job, data, job.scorer, timings, log, workdir)
+    labels = data.test_labels
+    weights = data.test.weights
+    t0 = time.perf_counter()
+    evaluation = evaluate_job_scores(labels.is_signal, scores, weights, labels.process, n_boot=job.n_boot,
+                                     seed=job.seed)
+    extra_scores: dict[str, np.ndarray] = {}
+    if task.protocol == "density_ratio":
+        ref_scores, _, _ = _fit_and_score(
+            job, _as_supervised(data), SUPERVISED_REFERENCE, timings, log, workdir)
+        ref_auc = M.auc(labels.is_signal, ref_scores, weights)
+        evaluation["metrics"]["auc_supervised"] = ref_auc
+        evaluation["metrics"].update({f"density_ratio_{k}": v for k, v in
+                                      M.density_ratio_gap(ref_auc, evaluation["metrics"]["auc"]).items()})
+        extra_scores["score_supervised"] = ref_scores
+    timings["metrics"] = time.perf_counter() - t0
+    write_scores(job.scores_path, labels.event_id, scores, labels.is_signal, labels.process, weights, extra_scores)
+    refs = sorted({(r.dataset, r.name) for r in (*task.background, *task.signal)})
+    record = {
+        "status": "ok",
+        "job": {"task": task.name, "task_version": task.version, "protocol": task.protocol,
+                "scorer": job.scorer_label, "scorer_spec": job.scorer, "scorer_name": scorer.info.name,
+                "scorer_version": scorer.info.version, "source": job.source, "seed": job.seed,
+                "injection": job.injection, "device": job.device},
+        "metrics": evaluation["metrics"],
+        "errors": evaluation["errors"],
+        "per_signal": evaluation.get("per_signal", {}),
+        "curves": evaluation["curves"],
+        "counts": data.provenance.get("counts", {}),
+        "data": {"provenance": data.provenance, "class_sha256": class_checksums(refs, job.source),
+                 "test_fingerprint": data.test.fingerprint()},
+        "scorer_config": {"params": scorer_params(scorer), "representation": scorer.info.representation,
+                          "paper": scorer.info.paper, "needs_gpu": scorer.info.needs_gpu},
+        "timings": timings,
+        "hardware": hardware(),
+        "versions": package_versions(),
+        "git_revision": git_revision(),
+        "started": started,
+        "finished": now(),
+        "scores_file": job.scores_path.name,
+    }
+    write_result(job.result_path, record)
+    _remove_tree(workdir)
+    return record
+
+
+def _as_supervised(data: TaskData) -> TaskData:
+    """The density-ratio task's training events relabelled for the supervised reference."""
+    from benchmark.events import EventSet
+
+    assert data.signal_train is not None
+    train = EventSet.concatenate([data.train, data.signal_train])
+    labels = np.concatenate([np.zeros(len(data.train), np.int8), np.ones(len(data.signal_train), np.int8)])
+    return TaskData(data.task, data.source, data.seed, None, train, data.test, data.test_labels,
+                    train_labels=labels, provenance=data.provenance)
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class RunSummary:
+    done: list[Job] = field(default_factory=list)
+    skipped_existing: list[Job] = field(default_factory=list)
+    failed: list[tuple[Job, str]] = field(default_factory=list)
+
+
+def run_jobs(jobs: Iterable[Job], *, overwrite: bool = False, progress: bool = True,
+             fail_fast: bool = False, log: Callable[[str], None] | None = None) -> RunSummary:
+    """Run jobs one after another in this process (the ``local`` executor with one worker).
+
+    Finished jobs (result file present) are skipped unless ``overwrite``. A failing job is
+    recorded in ``failures.jsonl`` beside the results with its traceback; with ``fail_fast`` the
+    exception propagates instead.
+    """
+    from tqdm import tqdm
+
+    jobs = list(jobs)
+    summary = RunSummary()
+    bar = tqdm(jobs, desc="lhcad run", unit="job", disable=not progress, dynamic_ncols=True)
+    for job in bar:
+        bar.set_postfix_str(f"{job.task} {job.scorer_label} s{job.seed}", refresh=False)
+        if job.result_path.exists() and not overwrite:
+            summary.skipped_existing.append(job)
+            continue
+        try:
+            execute_job(job, log=log)
+            summary.done.append(job)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # recorded, reported, and re-raised with fail_fast
+            if fail_fast:
+                raise
+            message = f"{type(exc).__name__}: {exc}"
+            append_failure(Path(job.results_dir), {"job": asdict(job), "error": message,
+                                                   "traceback": traceback.format_exc()})
+            summary.failed.append((job, message))
+            bar.write(f"FAILED {job.key}: {message}")
+    bar.close()
+    return summary
+
+
+def jobs_for_suite(suite_name: str, scorers: Sequence[str], *, results_dir: Path, seeds: int | None = None,
+                   source: str | None = None, device: str = "cpu", params: Mapping[str, Any] | None = None,
+                   skipped: list[str] | None = None, n_boot: int = 200) -> list[Job]:
+    """Jobs of a named suite (its tasks, sizes, injections, seeds and source as registered)."""
+    suite = load_registry().suite(suite_name)
+    return plan_jobs(tasks=suite.tasks, scorers=scorers, seeds=seeds if seeds is not None else suite.seeds,
+                     source=source or suite.source or "generated", results_dir=results_dir,
+                     injections=suite.injections or None, params=params, device=device, sizes=suite.sizes,
+                     skipped=skipped, n_boot=n_boot)
+
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 1))
+
+
+def scorer_supports(scorer: str, protocol: str) -> bool:
+    info = getattr(resolve_scorer(scorer), "info", None)
+    return bool(info and protocol in info.protocols)

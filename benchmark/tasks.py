@@ -1,0 +1,232 @@
+"""Protocols: how a task's classes become training data, context and a labelled test set.
+
+Four protocols (``TaskSpec.protocol``):
+
+``unsupervised``
+    fit on background-only training events; test on held-out background plus signal.
+``resonant``
+    weakly supervised bump hunt (LHC Olympics): the "data" are background plus ``injection``
+    signal events; the scorer is fitted on the data in the signal region (SR) and given the
+    sideband (SB) data and the SR bounds in its context; the test set is held-out SR background
+    and SR signal events never used for injection.
+``density_ratio``
+    two density fits (on background and on signal training events), scored by their
+    log-likelihood ratio, compared with the supervised reference on the same events.
+``supervised``
+    the reference classifier, trained on labelled background and signal.
+
+Splits and injections are a pure function of (task name, task version, class, seed): the same
+task version and seed always select the same events, for any scorer, on any machine. Sizes below
+1 are fractions of a class, sizes of 1 or more are event counts (capped by what is available, and
+the counts actually used are recorded). Where the source has an official split (top tagging's
+``ttv``), training events come from its train part and test events from its test part.
+"""
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from benchmark.data import load_class
+from benchmark.events import SPLITS, EventSet, Labels
+from benchmark.registry import ClassRef, TaskSpec, load_registry
+
+#: Arrays never handed to a scorer (bookkeeping, not physics).
+HIDDEN_ARRAYS = ("split",)
+
+
+@dataclass
+class TaskData:
+    """One job's inputs. ``test_labels`` goes to the metrics only, never to the scorer."""
+
+    task: TaskSpec
+    source: str
+    seed: int
+    injection: int | None
+    train: EventSet
+    test: EventSet
+    test_labels: Labels
+    sideband: EventSet | None = None
+    train_labels: np.ndarray | None = None
+    signal_train: EventSet | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def scorer_view(self, events: EventSet, role: str) -> EventSet:
+        """The events as a scorer may see them: no bookkeeping arrays, job-local ids, neutral meta.
+
+        Ids become 0..N-1 so that nothing about an event's class or origin can be read from them.
+        """
+        arrays = {k: v for k, v in events.arrays.items() if k not in HIDDEN_ARRAYS}
+        meta = {"task": self.task.name, "dataset": self.task.dataset, "role": role, "source": self.source}
+        return EventSet(arrays, np.arange(len(events), dtype=np.int64), meta)
+
+
+def _rng(task: TaskSpec, *parts: object) -> np.random.Generator:
+    words = [task.version, zlib.crc32(task.name.encode())]
+    words += [zlib.crc32(str(p).encode()) for p in parts]
+    return np.random.default_rng(words)
+
+
+def _count(size: float, available: int) -> int:
+    n = int(round(size * available)) if size < 1 else int(size)
+    return max(0, min(n, available))
+
+
+def _official_split(events: EventSet, source_splits: str | None) -> dict[str, np.ndarray] | None:
+    if source_splits != "official" or "split" not in events:
+        return None
+    split = events["split"]
+    return {name: np.flatnonzero(split == code) for name, code in SPLITS.items()}
+
+
+def build_task_data(
+    task: TaskSpec,
+    source: str,
+    seed: int,
+    *,
+    injection: int | None = None,
+    sizes: Mapping[str, float] | None = None,
+) -> TaskData:
+    """Assemble training data, context extras and the labelled, shuffled test set of one job."""
+    reg = load_registry()
+    sizes = {**task.sizes, **(sizes or {})}
+    classes = {ref: load_class(ref.dataset, ref.name, source) for ref in (*task.background, *task.signal)}
+    splits_rule = {ref: reg.dataset(ref.dataset).sources[source].splits if source in reg.dataset(ref.dataset).sources else None
+                   for ref in classes}
+    if task.protocol == "resonant":
+        data = _resonant(task, source, seed, classes, sizes, injection)
+    else:
+        data = _split_classes(task, source, seed, classes, splits_rule, sizes)
+    data.provenance.update({
+        "task": task.name, "task_version": task.version, "protocol": task.protocol, "seed": seed,
+        "source": source, "injection": injection, "sizes_requested": dict(sizes),
+        "classes": [str(ref) for ref in classes],
+    })
+    return data
+
+
+def _split_classes(task: TaskSpec, source: str, seed: int, classes: dict[ClassRef, EventSet],
+                   splits_rule: dict[ClassRef, str | None], sizes: Mapping[str, float]) -> TaskData:
+    train_size, test_size = sizes["train"], sizes["test"]
+    want_signal_train = task.protocol in ("supervised", "density_ratio")
+    train_parts: dict[str, list[EventSet]] = {"background": [], "signal": []}
+    test_parts: list[EventSet] = []
+    test_labels: list[Labels] = []
+    counts: dict[str, dict[str, int]] = {}
+    for role, refs in (("background", task.background), ("signal", task.signal)):
+        for ref in refs:
+            events = classes[ref]
+            official = _official_split(events, splits_rule[ref])
+            rng = _rng(task, ref, seed)
+            if official is not None:
+                train_pool = rng.permutation(official["train"])
+                test_pool = rng.permutation(official["test"])
+            else:
+                order = rng.permutation(len(events))
+                train_pool = test_pool = order  # carved disjointly below
+            # Test events: counts split evenly over background and over signal classes.
+            if test_size < 1:
+                n_test = _count(test_size, len(test_pool)) if role == "background" or want_signal_train else len(test_pool)
+            else:
+                n_test = int(test_size / 2 / len(refs))
+            n_test = min(n_test, len(test_pool))
+            test_idx = test_pool[:n_test]
+            if official is None:
+                train_pool = order[n_test:]
+            n_train = 0
+            if role == "background" or want_signal_train:
+                n_train = (_count(train_size, len(train_pool)) if train_size < 1
+                           else min(int(train_size / len(refs)), len(train_pool)))
+                train_parts[role].append(events.take(np.sort(train_pool[:n_train])))
+            test_parts.append(events.take(test_idx))
+            test_labels.append(Labels(events.event_id[test_idx],
+                                      np.full(n_test, 1 if role == "signal" else 0, dtype=np.int8),
+                                      np.full(n_test, ref.name, dtype=object)))
+            counts[str(ref)] = {"available": len(events), "train": n_train, "test": n_test}
+    test, labels = _shuffled(task, seed, test_parts, test_labels)
+    background_train = EventSet.concatenate(train_parts["background"])
+    train, train_labels, signal_train = background_train, None, None
+    if task.protocol == "supervised":
+        signal_set = EventSet.concatenate(train_parts["signal"])
+        train = EventSet.concatenate([background_train, signal_set])
+        train_labels = np.concatenate([np.zeros(len(background_train), np.int8), np.ones(len(signal_set), np.int8)])
+        perm = _rng(task, "train-shuffle", seed).permutation(len(train))
+        train, train_labels = train.take(perm), train_labels[perm]
+    elif task.protocol == "density_ratio":
+        signal_train = EventSet.concatenate(train_parts["signal"])
+    return TaskData(task, source, seed, None, train, test, labels, train_labels=train_labels,
+                    signal_train=signal_train, provenance={"counts": counts})
+
+
+def _shuffled(task: TaskSpec, seed: int, parts: list[EventSet], labels: list[Labels]) -> tuple[EventSet, Labels]:
+    test = EventSet.concatenate(parts)
+    lab = Labels(np.concatenate([lb.event_id for lb in labels]), np.concatenate([lb.is_signal for lb in labels]),
+                 np.concatenate([lb.process for lb in labels]))
+    perm = _rng(task, "test-shuffle", seed).permutation(len(test))
+    return test.take(perm), lab.take(perm)
+
+
+def _in_windows(mjj: np.ndarray, windows: tuple[tuple[float, float], ...]) -> np.ndarray:
+    mask = np.zeros(len(mjj), dtype=bool)
+    for lo, hi in windows:
+        mask |= (mjj > lo) & (mjj < hi)
+    return mask
+
+
+def _resonant(task: TaskSpec, source: str, seed: int, classes: dict[ClassRef, EventSet],
+              sizes: Mapping[str, float], injection: int | None) -> TaskData:
+    spec = task.resonant
+    assert spec is not None
+    n_inj = spec.default_injection if injection is None else int(injection)
+    background = EventSet.concatenate([classes[r] for r in task.background])
+    signal = EventSet.concatenate([classes[r] for r in task.signal])
+    for name, events in (("background", background), ("signal", signal)):
+        if "mjj" not in events:
+            raise KeyError(f"task {task.name}: the {name} events have no 'mjj' array; the resonant protocol needs it")
+    sr = (spec.signal_region,)
+    bkg_sr = _in_windows(background["mjj"], sr)
+    sig_sr = _in_windows(signal["mjj"], sr)
+    rng = _rng(task, "resonant", seed)
+    # Test set: held-out SR background and SR signal, in the registered proportion.
+    test_total = sizes.get("test", spec.test_signal + spec.test_background)
+    frac_sig = spec.test_signal / (spec.test_signal + spec.test_background)
+    want_sig = min(spec.test_signal, int(round(test_total * frac_sig)))
+    want_bkg = min(spec.test_background, int(round(test_total * (1 - frac_sig))))
+    sr_bkg_idx = rng.permutation(np.flatnonzero(bkg_sr))
+    sr_sig_idx = rng.permutation(np.flatnonzero(sig_sr))
+    n_test_bkg = min(want_bkg, len(sr_bkg_idx) // 2)  # keep at least half the SR background as data
+    n_test_sig = min(want_sig, len(sr_sig_idx))
+    test_bkg, test_sig = sr_bkg_idx[:n_test_bkg], sr_sig_idx[:n_test_sig]
+    # Data: every other background event in the analysis window, plus injected signal.
+    window = (spec.sidebands[0][0], spec.sidebands[-1][1])
+    used = np.zeros(len(background), dtype=bool)
+    used[test_bkg] = True
+    data_bkg = np.flatnonzero(~used & _in_windows(background["mjj"], (window,)))
+    n_data_bkg = _count(sizes.get("train", len(data_bkg)), len(data_bkg))
+    data_bkg = np.sort(rng.permutation(data_bkg)[:n_data_bkg])
+    sig_used = np.zeros(len(signal), dtype=bool)
+    sig_used[test_sig] = True
+    inj_pool = rng.permutation(np.flatnonzero(~sig_used))
+    if n_inj > len(inj_pool):
+        raise ValueError(f"task {task.name}: injection of {n_inj} signal events asked, only {len(inj_pool)} "
+                         f"signal events are left after the test set; generate more signal or inject fewer")
+    inj = np.sort(inj_pool[:n_inj])
+    data = EventSet.concatenate([background.take(data_bkg), signal.take(inj)])
+    data = data.take(rng.permutation(len(data)))
+    in_sr = _in_windows(data["mjj"], sr)
+    in_sb = _in_windows(data["mjj"], spec.sidebands)
+    train, sideband = data.take(np.flatnonzero(in_sr)), data.take(np.flatnonzero(in_sb))
+    n_inj_sr = int(_in_windows(signal["mjj"][inj], sr).sum())
+    test, labels = _shuffled(task, seed, [background.take(test_bkg), signal.take(test_sig)], [
+        Labels(background.event_id[test_bkg], np.zeros(len(test_bkg), np.int8), np.full(len(test_bkg), "background", object)),
+        Labels(signal.event_id[test_sig], np.ones(len(test_sig), np.int8), np.full(len(test_sig), "signal", object)),
+    ])
+    n_sr_bkg = len(train) - n_inj_sr
+    counts = {"sr_data": len(train), "sb_data": len(sideband), "injected": n_inj, "injected_in_sr": n_inj_sr,
+              "sr_background": n_sr_bkg, "s_over_b_sr": n_inj_sr / max(n_sr_bkg, 1),
+              "s_over_sqrt_b_sr": n_inj_sr / max(np.sqrt(max(n_sr_bkg, 1)), 1e-12),
+              "test_background": len(test_bkg), "test_signal": len(test_sig)}
+    return TaskData(task, source, seed, n_inj, train, test, labels, sideband=sideband, provenance={"counts": counts})
