@@ -156,7 +156,7 @@ def validate_scores(scores: Any, n_events: int, *, scorer: str, what: str = "sco
             f"first at event index {idx[0]}; every score must be finite"
         )
     if n_events > 1 and np.all(arr == arr[0]):
-        raise ScorerOutputError(f"{prefix} returned the same value {arr[0]!r} for all {n_events} events; "
+        raise ScorerOutputError(f"{prefix} returned the same value {float(arr[0])!r} for all {n_events} events; "
                                 "a constant score cannot rank events")
     return arr
 

@@ -151,9 +151,11 @@ def seed_everything(seed: int) -> None:
 
 
 def _fit_and_score(job: Job, data: TaskData, scorer_spec: str, timings: dict[str, float],
-                   log: Callable[[str], None], workdir: Path) -> tuple[np.ndarray, Any, dict[str, Any]]:
-    """Fit one scorer per the task's protocol and score the test events; returns scores, scorer, extras."""
+                   log: Callable[[str], None], workdir: Path, *, protocol: str | None = None,
+                   phase: str = "") -> tuple[np.ndarray, Any, dict[str, Any]]:
+    """Fit one scorer per the protocol (default: the task's) and score the test events."""
     task = data.task
+    protocol = protocol or task.protocol
     test_view = data.scorer_view(data.test, "test")
     extras: dict[str, Any] = {}
 
@@ -167,7 +169,7 @@ def _fit_and_score(job: Job, data: TaskData, scorer_spec: str, timings: dict[str
         )
 
     params = dict(job.params) if scorer_spec == job.scorer else {}
-    if task.protocol == "density_ratio":
+    if protocol == "density_ratio":
         densities = []
         for role, train in (("background", data.train), ("signal", data.signal_train)):
             assert train is not None
@@ -187,10 +189,10 @@ def _fit_and_score(job: Job, data: TaskData, scorer_spec: str, timings: dict[str
     seed_everything(job.seed)
     t0 = time.perf_counter()
     scorer.fit(data.scorer_view(data.train, "train"), context=context(data.train_labels))
-    timings["fit"] = time.perf_counter() - t0
+    timings[f"fit{phase}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     scores = validate_scores(scorer.score(test_view), len(test_view), scorer=scorer.info.name)
-    timings["score"] = time.perf_counter() - t0
+    timings[f"score{phase}"] = time.perf_counter() - t0
     return scores, scorer, extras
 
 
@@ -235,12 +237,13 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None) -> dict[str,
                                      seed=job.seed)
     extra_scores: dict[str, np.ndarray] = {}
     if task.protocol == "density_ratio":
-        ref_scores, _, _ = _fit_and_score(
-            job, _as_supervised(data), SUPERVISED_REFERENCE, timings, log, workdir)
+        ref_scores, _, _ = _fit_and_score(job, _as_supervised(data), SUPERVISED_REFERENCE, timings, log, workdir,
+                                          protocol="supervised", phase="_supervised_reference")
         ref_auc = M.auc(labels.is_signal, ref_scores, weights)
         evaluation["metrics"]["auc_supervised"] = ref_auc
-        evaluation["metrics"].update({f"density_ratio_{k}": v for k, v in
-                                      M.density_ratio_gap(ref_auc, evaluation["metrics"]["auc"]).items()})
+        gap = M.density_ratio_gap(ref_auc, evaluation["metrics"]["auc"])
+        evaluation["metrics"]["density_ratio_gap"] = gap["gap"]
+        evaluation["metrics"]["density_ratio_gap_normalised"] = None if np.isnan(gap["normalised"]) else gap["normalised"]
         extra_scores["score_supervised"] = ref_scores
     timings["metrics"] = time.perf_counter() - t0
     write_scores(job.scores_path, labels.event_id, scores, labels.is_signal, labels.process, weights, extra_scores)

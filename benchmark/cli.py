@@ -1,0 +1,330 @@
+"""``lhcad``: the command line of the benchmark (list, fetch, generate, run, evaluate, export, leaderboard)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EPILOG_MAIN = """\
+examples:
+  lhcad list tasks
+  lhcad run --suite quick                      # shipped samples, every baseline that fits
+  lhcad run --scorer hlf-gmm --task top/qcd-vs-top --seeds 5
+  lhcad run --scorer submissions/example_scorer.py --task top/qcd-vs-top
+  lhcad evaluate --task top/qcd-vs-top --scores my_scores.csv
+  lhcad leaderboard
+  lhcad fetch lhco                             # real data (needs internet or --from DIR)
+  lhcad generate top --events 100000 --workers 8
+
+data cache: $LHCAD_DATA, else the platform cache dir; registry: datasets.yaml (or $LHCAD_REGISTRY).
+"""
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lhcad",
+        description="Benchmark suite and leaderboard harness for anomaly detection in collider physics.",
+        epilog=EPILOG_MAIN, formatter_class=_formatter)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list datasets, tasks, scorers or suites", formatter_class=_formatter,
+                       epilog="examples:\n  lhcad list tasks\n  lhcad list scorers\n  lhcad list datasets")
+    p.add_argument("what", choices=["datasets", "tasks", "scorers", "suites"])
+
+    p = sub.add_parser("run", help="run scorers on tasks (resumes by default)", formatter_class=_formatter,
+                       epilog="examples:\n"
+                              "  lhcad run --suite quick\n"
+                              "  lhcad run --scorer hlf-gmm --task top/qcd-vs-top --seeds 5 --source generated\n"
+                              "  lhcad run --scorer cwola --task lhco/rnd --injections 0 500 1000 --seeds 3\n"
+                              "  lhcad run --scorer mypkg.models:MyScorer --task darkmachines/chan1 --source real\n"
+                              "  lhcad run --scorer my_model.py --task top/qcd-vs-top --param epochs=20\n\n"
+                              "Finished jobs are skipped (their result file exists); --overwrite reruns them.\n"
+                              "Failures go to <results>/failures.jsonl and make the exit status 1.")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--task", nargs="+", help="task name(s) from datasets.yaml")
+    target.add_argument("--suite", help="a named suite of datasets.yaml (e.g. quick, full)")
+    p.add_argument("--scorer", nargs="+", help="registry name, module:Class, path/to/file.py[:Class] or entry point"
+                                               " (default with --suite: every baseline supporting the tasks)")
+    p.add_argument("--seeds", type=int, help="number of seeds 0..N-1 (default: the suite's, else 1)")
+    p.add_argument("--seed-list", type=int, nargs="+", help="explicit seeds instead of --seeds")
+    p.add_argument("--injections", type=int, nargs="+", help="resonant tasks: injected signal counts to scan")
+    p.add_argument("--source", choices=["real", "generated"], help="data source (default: suite's, else generated)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="scorer hyper-parameter override (repeatable; value parsed as JSON if possible)")
+    p.add_argument("--train-size", type=float, help="override training size (count, or fraction < 1)")
+    p.add_argument("--test-size", type=float, help="override test size (count, or fraction < 1)")
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples per job (0 = none)")
+    p.add_argument("--overwrite", action="store_true", help="rerun jobs whose results exist")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failing job and show its traceback")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--leaderboard", type=Path, help="after the run, build the leaderboard into this folder")
+
+    p = sub.add_parser("evaluate", help="evaluate precomputed per-event scores of a task", formatter_class=_formatter,
+                       epilog="examples:\n"
+                              "  lhcad export --task top/qcd-vs-top --out test_events.h5   # events to score\n"
+                              "  lhcad evaluate --task top/qcd-vs-top --scores scores.csv --name mymodel\n\n"
+                              "Scores: .npy (one per test event, in exported order), .csv with columns\n"
+                              "event_id,score, or .h5 with datasets event_id and score.")
+    p.add_argument("--task", required=True)
+    p.add_argument("--scores", type=Path, required=True)
+    p.add_argument("--name", default="external", help="scorer name for the result (default external)")
+    p.add_argument("--seed", type=int, default=0, help="the task seed the scores were made for (default 0)")
+    p.add_argument("--injection", type=int)
+    p.add_argument("--source", choices=["real", "generated"], default="generated")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--train-size", type=float)
+    p.add_argument("--test-size", type=float)
+
+    p = sub.add_parser("export", help="write a task's training and unlabelled test events for external scoring",
+                       formatter_class=_formatter,
+                       epilog="example:\n  lhcad export --task top/qcd-vs-top --seed 0 --out top_seed0.h5")
+    p.add_argument("--task", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--injection", type=int)
+    p.add_argument("--source", choices=["real", "generated"], default="generated")
+    p.add_argument("--train-size", type=float)
+    p.add_argument("--test-size", type=float)
+
+    p = sub.add_parser("leaderboard", help="build tables and plots from result files", formatter_class=_formatter,
+                       epilog="examples:\n  lhcad leaderboard\n  lhcad leaderboard --results results --out leaderboard")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--out", type=Path, default=Path("leaderboard"))
+    p.add_argument("--no-plots", action="store_true")
+
+    p = sub.add_parser("fetch", help="download and convert a real dataset", formatter_class=_formatter,
+                       epilog="examples:\n  lhcad fetch top\n  lhcad fetch lhco --mirror https://mirror.example.org/lhcad\n"
+                              "  lhcad fetch darkmachines --from /scratch/downloads\n  lhcad fetch lhco --offline")
+    p.add_argument("dataset")
+    p.add_argument("--data-dir", type=Path, help="cache root (default $LHCAD_DATA or the platform cache dir)")
+    p.add_argument("--mirror", help="site mirror tried first (also $LHCAD_MIRROR)")
+    p.add_argument("--from", dest="from_dir", type=Path, help="take files from this folder instead of downloading")
+    p.add_argument("--offline", action="store_true", help="never touch the network; never delete cached files")
+    p.add_argument("--no-convert", action="store_true", help="download and verify only")
+
+    p = sub.add_parser("generate", help="generate look-alike events with Pythia 8 (needs lhcad[generate])",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  lhcad generate top --events 100000 --workers 8\n"
+                              "  lhcad generate lhco --events 500000 --workers 16 --seed 7\n"
+                              "  lhcad generate top --validate                 # plots comparing classes")
+    p.add_argument("dataset")
+    p.add_argument("--events", type=int, help="events per class (default 10000; with --validate alone: none)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--seed", type=int, help="override the recipe seed")
+    p.add_argument("--out", type=Path, help="output folder (default: the cache)")
+    p.add_argument("--validate", action="store_true", help="write validation plots of the generated classes")
+    p.add_argument("--plots", type=Path, default=Path("validation"), help="folder for --validate plots")
+    return parser
+
+
+# -- commands --------------------------------------------------------------------------------------
+def _print_table(rows: list[list[Any]], header: list[str]) -> None:
+    from tabulate import tabulate
+
+    print(tabulate(rows, headers=header, tablefmt="simple"))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from benchmark.contract import available_scorers, resolve_scorer
+    from benchmark.data import available_sources
+    from benchmark.registry import load_registry
+
+    reg = load_registry()
+    if args.what == "datasets":
+        rows = []
+        for d in reg.datasets.values():
+            have = available_sources(d.name)
+            srcs = ", ".join(f"{s}{'' if have.get(s) else ' (missing)'}" for s in d.sources)
+            rows.append([d.name, d.kind, len(d.classes), srcs, d.title])
+        _print_table(rows, ["dataset", "kind", "classes", "sources", "title"])
+    elif args.what == "tasks":
+        rows = [[t.name, f"v{t.version}", t.protocol, ", ".join(map(str, t.background)),
+                 ", ".join(map(str, t.signal)) if len(t.signal) <= 2 else f"{len(t.signal)} signals",
+                 t.representation] for t in reg.tasks.values()]
+        _print_table(rows, ["task", "version", "protocol", "background", "signal", "representation"])
+    elif args.what == "suites":
+        rows = [[s.name, len(s.tasks), s.source or "-", s.seeds, s.description] for s in reg.suites.values()]
+        _print_table(rows, ["suite", "tasks", "source", "seeds", "description"])
+    else:
+        rows = []
+        for name, target in available_scorers().items():
+            try:
+                info = resolve_scorer(name).info
+                rows.append([name, info.version, ", ".join(info.protocols), info.representation,
+                             "yes" if info.needs_gpu else "no", info.description or target])
+            except Exception as exc:  # a broken plugin must not hide the others
+                rows.append([name, "?", "?", "?", "?", f"cannot load {target}: {exc}"])
+        _print_table(rows, ["scorer", "version", "protocols", "representation", "gpu", "description"])
+    return 0
+
+
+def _parse_params(items: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"lhcad: --param expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def _sizes(args: argparse.Namespace) -> dict[str, float]:
+    sizes = {}
+    if getattr(args, "train_size", None):
+        sizes["train"] = args.train_size
+    if getattr(args, "test_size", None):
+        sizes["test"] = args.test_size
+    return sizes
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.contract import BUILTIN_SCORERS
+    from benchmark.registry import load_registry
+    from benchmark.runner import plan_jobs, resolve_device, run_jobs
+
+    reg = load_registry()
+    device = resolve_device(args.device)
+    params = _parse_params(args.param)
+    if args.suite:
+        suite = reg.suite(args.suite)
+        tasks, source = list(suite.tasks), args.source or suite.source or "generated"
+        seeds: Any = args.seed_list or (args.seeds if args.seeds is not None else suite.seeds)
+        sizes = {**suite.sizes, **_sizes(args)}
+        injections = args.injections or list(suite.injections) or None
+        scorers = args.scorer or [name for name in BUILTIN_SCORERS if name != "example"]
+    else:
+        if not args.scorer:
+            raise SystemExit("lhcad run: --scorer is required with --task")
+        tasks, source = args.task, args.source or "generated"
+        seeds = args.seed_list or (args.seeds if args.seeds is not None else 1)
+        sizes, injections, scorers = _sizes(args), args.injections, args.scorer
+        for t in tasks:
+            reg.task(t)
+    skipped: list[str] = []
+    jobs = plan_jobs(tasks=tasks, scorers=scorers, seeds=seeds, source=source, results_dir=args.results,
+                     injections=injections, params=params, device=device, sizes=sizes, n_boot=args.bootstrap,
+                     skipped=skipped)
+    for msg in skipped:
+        print(f"skip: {msg}", file=sys.stderr)
+    if not jobs:
+        print("lhcad run: no job to run (no scorer supports these tasks' protocols)", file=sys.stderr)
+        return 2
+    print(f"lhcad run: {len(jobs)} jobs on {source} data, device {device}, results in {args.results}", file=sys.stderr)
+    summary = run_jobs(jobs, overwrite=args.overwrite, progress=not args.no_progress, fail_fast=args.fail_fast)
+    print(f"done: {len(summary.done)} run, {len(summary.skipped_existing)} already finished, "
+          f"{len(summary.failed)} failed", file=sys.stderr)
+    if args.leaderboard:
+        from benchmark.leaderboard import build_leaderboard
+
+        build_leaderboard(args.results, args.leaderboard)
+        print(f"leaderboard written to {args.leaderboard}", file=sys.stderr)
+    if summary.failed:
+        print(f"failures recorded in {args.results / 'failures.jsonl'}:", file=sys.stderr)
+        for job, msg in summary.failed:
+            print(f"  {job.key}: {msg}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from benchmark.evaluate import evaluate_file
+
+    path = evaluate_file(task=args.task, scores=args.scores, name=args.name, seed=args.seed,
+                         injection=args.injection, source=args.source, results_dir=args.results,
+                         sizes=_sizes(args))
+    record = json.loads(path.read_text())
+    m = record["metrics"]
+    print(f"{args.task} [{args.name}]: AUC {m['auc']:.4f}, max SIC {m['max_sic']}, result {path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from benchmark.evaluate import export_task
+
+    path = export_task(task=args.task, out=args.out, seed=args.seed, injection=args.injection, source=args.source,
+                       sizes=_sizes(args))
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from benchmark.leaderboard import build_leaderboard
+
+    written = build_leaderboard(args.results, args.out, plots=not args.no_plots)
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from benchmark.sources import fetch_dataset
+
+    paths = fetch_dataset(args.dataset, data_dir=args.data_dir, mirror=args.mirror, from_dir=args.from_dir,
+                          offline=args.offline, convert=not args.no_convert)
+    for cls, path in paths.items():
+        print(f"{args.dataset}:{cls} -> {path}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from benchmark.generate import generate_dataset, validate_dataset
+
+    if args.events is not None or not args.validate:
+        paths = generate_dataset(args.dataset, args.events or 10000, out_dir=args.out, workers=args.workers,
+                                 seed=args.seed)
+        for cls, path in paths.items():
+            print(f"{args.dataset}:{cls} -> {path}")
+    if args.validate:
+        from benchmark.store import dataset_dir
+
+        in_dir = args.out or dataset_dir(args.dataset, "generated")
+        for plot in validate_dataset(args.dataset, in_dir, args.plots):
+            print(f"plot: {plot}")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "export": cmd_export,
+            "leaderboard": cmd_leaderboard, "fetch": cmd_fetch, "generate": cmd_generate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from benchmark import __version__
+
+        print(f"lhcad {__version__}")
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except (KeyError, FileNotFoundError, ValueError, TypeError, ImportError, RuntimeError) as exc:
+        if getattr(args, "fail_fast", False) or _debug():
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"lhcad {args.command}: error: {message}", file=sys.stderr)
+        return 1
+
+
+def _debug() -> bool:
+    import os
+
+    return bool(os.environ.get("LHCAD_DEBUG"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

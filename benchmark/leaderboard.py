@@ -1,0 +1,335 @@
+"""Leaderboard tables and plots, built from result files only (nothing is re-run).
+
+Aggregation rules (also in the README):
+
+* entries are (task, data source, scorer, injection); over seeds every metric is summarised by the
+  median and the 16-84 % band (:func:`benchmark.stats.seed_band`); with a single seed the error is
+  that seed's bootstrap interval (68 %) where the result has one;
+* an entry is **incomplete** when it has fewer seeds than the most complete entry of its task, or
+  when a job of it is in ``failures.jsonl`` without a later success;
+* the papers' reported figures (``reported:`` in ``datasets.yaml``) are shown beside ours;
+* the cross-task summary gives each scorer's median AUC per task and, where a scorer has results on
+  Dark Machines channels, the total improvement (min / median / max over signals, max over channels
+  and cuts); missing channels mark it incomplete, as the challenge dropped such models.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark import metrics as M
+from benchmark.registry import load_registry
+from benchmark.results import FAILURES_FILE, iter_results
+from benchmark.stats import seed_band
+from benchmark.store import atomic_write, write_json
+
+#: Metric columns shown when a task does not list its own; keys of the result "metrics" dict.
+DEFAULT_COLUMNS = ("auc", "max_sic", "rejection@eps_s=0.3")
+
+
+@dataclass
+class Entry:
+    task: str
+    source: str
+    scorer: str
+    injection: int | None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    incomplete_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(r["job"]["seed"] for r in self.records)
+
+    def values(self, key: str) -> list[float]:
+        out = []
+        for r in self.records:
+            v = r["metrics"].get(key)
+            out.append(float("nan") if v is None else float(v))
+        return out
+
+    def summary(self, key: str) -> dict[str, Any]:
+        """Median and band over seeds; one seed: its bootstrap interval if recorded."""
+        band = seed_band(self.values(key))
+        if len(self.records) == 1:
+            err = self.records[0].get("errors", {}).get(key)
+            if err:
+                band = {"median": band["median"], "lo": err["lo"], "hi": err["hi"], "n": 1, "kind": "bootstrap"}
+        band.setdefault("kind", "seeds")
+        return band
+
+
+def collect(results_dir: Path) -> dict[tuple[str, str, str, int | None], Entry]:
+    entries: dict[tuple[str, str, str, int | None], Entry] = {}
+    for _, record in iter_results(results_dir):
+        job = record["job"]
+        key = (job["task"], job["source"], job["scorer"], job.get("injection"))
+        entries.setdefault(key, Entry(*key)).records.append(record)
+    failures_path = results_dir / FAILURES_FILE
+    if failures_path.exists():
+        for line in failures_path.read_text().splitlines():
+            try:
+                fail = json.loads(line)["job"]
+            except (json.JSONDecodeError, KeyError):
+                continue
+            label = _scorer_label(fail)
+            key = (fail["task"], fail["source"], label, fail.get("injection"))
+            entry = entries.get(key)
+            seeds_done = entry.seeds if entry else []
+            if fail["seed"] not in seeds_done:
+                entries.setdefault(key, Entry(*key)).incomplete_reasons.append(f"seed {fail['seed']} failed")
+    by_task: dict[str, int] = defaultdict(int)
+    for e in entries.values():
+        by_task[e.task] = max(by_task[e.task], len(e.records))
+    for e in entries.values():
+        if len(e.records) < by_task[e.task]:
+            e.incomplete_reasons.append(f"{len(e.records)}/{by_task[e.task]} seeds")
+    return entries
+
+
+def _scorer_label(job: dict[str, Any]) -> str:
+    import dataclasses
+
+    from benchmark.runner import Job
+
+    names = {f.name for f in dataclasses.fields(Job)}
+    return Job(**{k: v for k, v in job.items() if k in names}).scorer_label
+
+
+def fmt(band: dict[str, Any], digits: int = 3) -> str:
+    """``median ± half-band (n)``; infinities and missing values spelled out."""
+    med = band.get("median")
+    if med is None or (isinstance(med, float) and math.isnan(med)):
+        return "n/a"
+    if math.isinf(med):
+        return "inf"
+    lo, hi = band.get("lo"), band.get("hi")
+    err = "" if lo is None or hi is None or any(map(math.isinf, (lo, hi))) else f" ± {(hi - lo) / 2:.{digits}g}"
+    return f"{med:.{digits}g}{err}"
+
+
+def _task_columns(task_name: str) -> list[str]:
+    reg = load_registry()
+    if task_name not in reg.tasks:
+        return list(DEFAULT_COLUMNS)
+    cols = []
+    for m in reg.task(task_name).metrics:
+        if m == "total_improvement":
+            continue
+        cols.append("density_ratio_gap_normalised" if m == "density_ratio_gap" else m)
+    return cols
+
+
+def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[Any]], list[dict[str, Any]]]:
+    """Header, display rows and machine-readable rows of one task's table."""
+    reg = load_registry()
+    reported = reg.task(task).reported if task in reg.tasks else {}
+    cols = _task_columns(task)
+    header = ["scorer", "source", "injection", *cols, "seeds", "paper", "status"]
+    rows, data = [], []
+    for e in sorted(entries, key=lambda e: (e.source, e.injection or 0, -(e.summary(cols[0])["median"] or 0))):
+        summaries = {c: e.summary(c) for c in cols}
+        paper = reported.get(e.scorer.split("@")[0], {})
+        paper_text = ", ".join(f"{k}={v}" for k, v in paper.items() if k != "source") or ""
+        status = "incomplete: " + "; ".join(e.incomplete_reasons) if e.incomplete_reasons else "ok"
+        rows.append([e.scorer, e.source, "" if e.injection is None else e.injection,
+                     *(fmt(summaries[c]) for c in cols), len(e.records), paper_text, status])
+        first = e.records[0] if e.records else {}
+        data.append({
+            "task": task, "scorer": e.scorer, "source": e.source, "injection": e.injection,
+            "seeds": e.seeds, "metrics": summaries, "paper": paper, "status": status,
+            "provenance": {
+                "scorer_version": sorted({r["job"].get("scorer_version") for r in e.records}),
+                "git_revision": sorted({str(r.get("git_revision")) for r in e.records}),
+                "class_sha256": first.get("data", {}).get("class_sha256", {}),
+                "versions": first.get("versions", {}), "hardware": first.get("hardware", {}),
+                "counts": first.get("counts", {}),
+            },
+        })
+    return header, rows, data
+
+
+def dark_machines_ti(entries: list[Entry]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Total improvement per (scorer, source) from Dark Machines channel tasks' per-signal SI_all."""
+    reg = load_registry()
+    expected = {}
+    for name, task in reg.tasks.items():
+        if task.channel and task.dataset == "darkmachines":
+            expected[name] = [(task.channel, ref.name.split("/", 1)[1]) for ref in task.signal]
+    grouped: dict[tuple[str, str], dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
+    for e in entries:
+        if e.task not in expected:
+            continue
+        channel = reg.task(e.task).channel
+        for r in e.records:
+            for cls, m in r.get("per_signal", {}).items():
+                signal = cls.split("/", 1)[1] if "/" in cls else cls
+                if m.get("si_all") is not None:
+                    grouped[(e.scorer, e.source)][(channel, signal)].append(float(m["si_all"]))
+    out = {}
+    all_pairs = [pair for pairs in expected.values() for pair in pairs]
+    for key, per_pair in grouped.items():
+        si = {pair: float(np.median(v)) for pair, v in per_pair.items()}
+        out[key] = M.total_improvement(si, expected=all_pairs)
+    return out
+
+
+def summary_table(entries: list[Entry]) -> tuple[list[str], list[list[Any]], list[dict[str, Any]]]:
+    tasks = sorted({e.task for e in entries})
+    scorers = sorted({(e.scorer, e.source) for e in entries})
+    ti = dark_machines_ti(entries)
+    header = ["scorer", "source", *[f"{t} AUC" for t in tasks]] + (["Dark Machines TI (min/median/max)"] if ti else [])
+    rows, data = [], []
+    for scorer, source in scorers:
+        cells, record = [], {"scorer": scorer, "source": source, "auc": {}}
+        for t in tasks:
+            cand = [e for e in entries if e.task == t and e.scorer == scorer and e.source == source]
+            if not cand:
+                cells.append("")
+                continue
+            # resonant tasks: the default (or largest) injection represents the task
+            e = max(cand, key=lambda e: (e.injection or 0))
+            band = e.summary("auc")
+            flag = " *" if e.incomplete_reasons else ""
+            cells.append(fmt(band) + flag)
+            record["auc"][t] = band
+        if ti:
+            t_i = ti.get((scorer, source))
+            if t_i:
+                txt = f"{t_i['min']:.3g} / {t_i['median']:.3g} / {t_i['max']:.3g}" + ("" if t_i["complete"] else " *")
+                record["total_improvement"] = t_i
+            else:
+                txt = ""
+            cells.append(txt)
+        rows.append([scorer, source, *cells])
+        data.append(record)
+    return header, rows, data
+
+
+def _markdown(header: list[str], rows: list[list[Any]]) -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=header, tablefmt="github")
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_write(path, "w") as handle:
+        handle.write(text)
+
+
+def slug(task: str) -> str:
+    return task.replace("/", "__")
+
+
+def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True) -> list[Path]:
+    """Write per-task and summary tables (Markdown, CSV, JSON) and plots; returns written paths."""
+    entries_by_key = collect(Path(results_dir))
+    if not entries_by_key:
+        raise FileNotFoundError(f"no result files under {results_dir}; run `lhcad run` first")
+    entries = list(entries_by_key.values())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    index_lines = ["# lhcad leaderboard", "",
+                   "Every number is the median over seeds ± half the 16-84 % band (one seed: its 68 % bootstrap "
+                   "interval); `seeds` counts the seeds; `*` marks incomplete entries. Built from result files only "
+                   "by `lhcad leaderboard`.", ""]
+    header, rows, data = summary_table(entries)
+    index_lines += ["## Summary (AUC per task)", "", _markdown(header, rows), ""]
+    _write_text(out_dir / "summary.csv", _csv(header, rows))
+    write_json(out_dir / "summary.json", data)
+    written += [out_dir / "summary.csv", out_dir / "summary.json"]
+    all_tasks: dict[str, Any] = {}
+    for task in sorted({e.task for e in entries}):
+        task_entries = [e for e in entries if e.task == task]
+        header, rows, data = task_table(task, task_entries)
+        name = slug(task)
+        _write_text(out_dir / f"{name}.md", f"# {task}\n\n{_markdown(header, rows)}\n")
+        _write_text(out_dir / f"{name}.csv", _csv(header, rows))
+        write_json(out_dir / f"{name}.json", data)
+        written += [out_dir / f"{name}.md", out_dir / f"{name}.csv", out_dir / f"{name}.json"]
+        index_lines += [f"## {task}", "", _markdown(header, rows), ""]
+        all_tasks[task] = data
+        if plots:
+            written += plot_task(task, task_entries, out_dir / "plots")
+    _write_text(out_dir / "README.md", "\n".join(index_lines))
+    write_json(out_dir / "leaderboard.json", all_tasks)
+    written += [out_dir / "README.md", out_dir / "leaderboard.json"]
+    return written
+
+
+def _median_record(e: Entry) -> dict[str, Any]:
+    """The seed whose AUC is the median one (its curves represent the entry in plots)."""
+    aucs = np.array(e.values("auc"))
+    return e.records[int(np.argsort(aucs)[len(aucs) // 2])]
+
+
+def plot_task(task: str, entries: list[Entry], out_dir: Path) -> list[Path]:
+    """ROC (1/eps_B vs eps_S) and SIC plots of the median seed of each entry; resonant: max-SIC vs injection."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = slug(task)
+    written = []
+    fig_roc, ax_roc = plt.subplots(figsize=(5.5, 4.5))
+    fig_sic, ax_sic = plt.subplots(figsize=(5.5, 4.5))
+    for e in sorted(entries, key=lambda e: (e.scorer, e.source, e.injection or 0)):
+        if not e.records:
+            continue
+        curves = _median_record(e)["curves"]
+        es, eb = np.array(curves["eps_s"]), np.array(curves["eps_b"])
+        ok = eb > 0
+        label = f"{e.scorer} [{e.source}]" + (f" inj={e.injection}" if e.injection is not None else "")
+        ax_roc.plot(es[ok], 1 / eb[ok], label=label)
+        ax_sic.plot(es[ok], es[ok] / np.sqrt(eb[ok]), label=label)
+    xs = np.linspace(0.01, 1, 100)
+    ax_roc.plot(xs, 1 / xs, "k:", label="random")
+    ax_sic.plot(xs, np.sqrt(xs), "k:", label="random")
+    ax_roc.set(yscale="log", xlabel=r"$\epsilon_S$", ylabel=r"$1/\epsilon_B$", title=task)
+    ax_sic.set(xlabel=r"$\epsilon_S$", ylabel=r"SIC $=\epsilon_S/\sqrt{\epsilon_B}$", title=task)
+    for fig, ax, kind in ((fig_roc, ax_roc, "roc"), (fig_sic, ax_sic, "sic")):
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out_dir / f"{name}-{kind}.png"
+        with atomic_write(path, "path") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        plt.close(fig)
+        written.append(path)
+    injected = [e for e in entries if e.injection is not None]
+    if injected:
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        for (scorer, source) in sorted({(e.scorer, e.source) for e in injected}):
+            points = sorted((e.injection, e.summary("max_sic")) for e in injected
+                            if e.scorer == scorer and e.source == source)
+            x = [p[0] for p in points]
+            med = [p[1]["median"] for p in points]
+            lo = [p[1].get("lo", m) for p, m in zip(points, med)]
+            hi = [p[1].get("hi", m) for p, m in zip(points, med)]
+            ax.errorbar(x, med, yerr=[np.subtract(med, lo), np.subtract(hi, med)], marker="o", capsize=3,
+                        label=f"{scorer} [{source}]")
+        ax.set(xlabel="injected signal events", ylabel="max SIC", title=task)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out_dir / f"{name}-maxsic-vs-injection.png"
+        with atomic_write(path, "path") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        plt.close(fig)
+        written.append(path)
+    return written

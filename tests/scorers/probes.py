@@ -1,0 +1,63 @@
+"""Scorers used by the harness tests (simple, transparent, each probing one contract rule)."""
+from __future__ import annotations
+
+import numpy as np
+
+from benchmark.contract import BaseScorer, FitContext, ScorerInfo
+from benchmark.events import EventSet
+
+
+class MassScorer(BaseScorer):
+    """Leading-jet mass as score; Gaussian log density for the density-ratio protocol."""
+
+    info = ScorerInfo(name="mass", version="1", protocols=("unsupervised", "density_ratio", "resonant"),
+                      representation="jets")
+
+    def fit(self, train: EventSet, *, context: FitContext) -> "MassScorer":
+        m = train["jets"][:, 0, 3]
+        self.mu, self.sd = m.mean(), m.std() + 1e-9
+        return self
+
+    def log_prob(self, events: EventSet) -> np.ndarray:
+        m = events["jets"][:, 0, 3]
+        return -0.5 * ((m - self.mu) / self.sd) ** 2 - np.log(self.sd)
+
+    def score(self, events: EventSet) -> np.ndarray:
+        return np.abs(events["jets"][:, 0, 3] - self.mu)
+
+
+class LabelSnoop(BaseScorer):
+    """Tries every channel a label could leak through: ids, order, meta, arrays, context."""
+
+    info = ScorerInfo(name="snoop", version="1", protocols=("unsupervised",), representation="jets")
+    seen: dict = {}
+
+    def fit(self, train: EventSet, *, context: FitContext) -> "LabelSnoop":
+        LabelSnoop.seen["context"] = {k: v for k, v in vars(context).items() if k != "log"}
+        LabelSnoop.seen["train_meta"] = dict(train.meta)
+        return self
+
+    def score(self, events: EventSet) -> np.ndarray:
+        LabelSnoop.seen["test_meta"] = dict(events.meta)
+        LabelSnoop.seen["test_names"] = events.names
+        LabelSnoop.seen["test_ids"] = events.event_id.copy()
+        return events.event_id.astype(float)  # order/ids as score: must be uninformative
+
+
+class Crashes(BaseScorer):
+    info = ScorerInfo(name="crashes", version="1", protocols=("unsupervised",), representation="jets")
+
+    def fit(self, train: EventSet, *, context: FitContext) -> "Crashes":
+        raise RuntimeError("deliberate failure in fit")
+
+    def score(self, events: EventSet) -> np.ndarray:  # pragma: no cover
+        return np.zeros(len(events))
+
+
+class ReturnsNaN(MassScorer):
+    info = ScorerInfo(name="nan", version="1", protocols=("unsupervised",), representation="jets")
+
+    def score(self, events: EventSet) -> np.ndarray:
+        s = super().score(events)
+        s[3] = np.nan
+        return s
