@@ -217,8 +217,24 @@ def evaluate_job_scores(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, 
     return out
 
 
-def execute_job(job: Job, log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run one job and write its scores file and result record; returns the record."""
+def scorer_metadata(scorer: Any) -> dict[str, Any]:
+    """What a result records about the scorer object (JSON-safe; also sent back by isolated children)."""
+    return {"name": scorer.info.name, "version": scorer.info.version, "params": scorer_params(scorer),
+            "representation": scorer.info.representation, "paper": scorer.info.paper,
+            "needs_gpu": scorer.info.needs_gpu}
+
+
+def job_finished(job: Job, overwrite: bool = False) -> bool:
+    """Resume rule shared by every executor: a job is done when its result file exists."""
+    return not overwrite and job.result_path.exists()
+
+
+def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation: Any = None) -> dict[str, Any]:
+    """Run one job and write its scores file and result record; returns the record.
+
+    ``isolation`` (a :class:`benchmark.isolation.Limits`) runs the scorer in a sandboxed child
+    process; ``None`` runs it in this process.
+    """
     log = log or (lambda msg: None)
     reg = load_registry()
     task: TaskSpec = reg.task(job.task)
@@ -228,31 +244,41 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None) -> dict[str,
     data = build_task_data(task, job.source, job.seed, injection=job.injection, sizes=job.sizes)
     timings["load"] = time.perf_counter() - t0
     workdir = job.result_path.parent / f".work-seed{job.seed}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    scores, scorer, _ = _fit_and_score(job, data, job.scorer, timings, log, workdir)
+    extra_scores: dict[str, np.ndarray] = {}
+    if isolation is not None:
+        # the scorer runs in a child process that sees only the scorer views (benchmark.isolation)
+        from benchmark.isolation import score_in_child
+
+        scores, extra_scores, scorer_meta, child_timings = score_in_child(job, data, isolation, log=log)
+        timings.update(child_timings)
+    else:
+        workdir.mkdir(parents=True, exist_ok=True)
+        scores, scorer, _ = _fit_and_score(job, data, job.scorer, timings, log, workdir)
+        scorer_meta = scorer_metadata(scorer)
+        if task.protocol == "density_ratio":
+            extra_scores["score_supervised"], _, _ = _fit_and_score(
+                job, _as_supervised(data), SUPERVISED_REFERENCE, timings, log, workdir,
+                protocol="supervised", phase="_supervised_reference")
     labels = data.test_labels
     weights = data.test.weights
     t0 = time.perf_counter()
     evaluation = evaluate_job_scores(labels.is_signal, scores, weights, labels.process, n_boot=job.n_boot,
                                      seed=job.seed)
-    extra_scores: dict[str, np.ndarray] = {}
     if task.protocol == "density_ratio":
-        ref_scores, _, _ = _fit_and_score(job, _as_supervised(data), SUPERVISED_REFERENCE, timings, log, workdir,
-                                          protocol="supervised", phase="_supervised_reference")
+        ref_scores = extra_scores["score_supervised"]
         ref_auc = M.auc(labels.is_signal, ref_scores, weights)
         evaluation["metrics"]["auc_supervised"] = ref_auc
         gap = M.density_ratio_gap(ref_auc, evaluation["metrics"]["auc"])
         evaluation["metrics"]["density_ratio_gap"] = gap["gap"]
         evaluation["metrics"]["density_ratio_gap_normalised"] = None if np.isnan(gap["normalised"]) else gap["normalised"]
-        extra_scores["score_supervised"] = ref_scores
     timings["metrics"] = time.perf_counter() - t0
     write_scores(job.scores_path, labels.event_id, scores, labels.is_signal, labels.process, weights, extra_scores)
     refs = sorted({(r.dataset, r.name) for r in (*task.background, *task.signal)})
     record = {
         "status": "ok",
         "job": {"task": task.name, "task_version": task.version, "protocol": task.protocol,
-                "scorer": job.scorer_label, "scorer_spec": job.scorer, "scorer_name": scorer.info.name,
-                "scorer_version": scorer.info.version, "source": job.source, "seed": job.seed,
+                "scorer": job.scorer_label, "scorer_spec": job.scorer, "scorer_name": scorer_meta["name"],
+                "scorer_version": scorer_meta["version"], "source": job.source, "seed": job.seed,
                 "injection": job.injection, "device": job.device},
         "metrics": evaluation["metrics"],
         "errors": evaluation["errors"],
@@ -261,8 +287,9 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None) -> dict[str,
         "counts": data.provenance.get("counts", {}),
         "data": {"provenance": data.provenance, "class_sha256": class_checksums(refs, job.source),
                  "test_fingerprint": data.test.fingerprint()},
-        "scorer_config": {"params": scorer_params(scorer), "representation": scorer.info.representation,
-                          "paper": scorer.info.paper, "needs_gpu": scorer.info.needs_gpu},
+        "scorer_config": {"params": scorer_meta["params"], "representation": scorer_meta["representation"],
+                          "paper": scorer_meta["paper"], "needs_gpu": scorer_meta["needs_gpu"]},
+        "isolation": scorer_meta.get("isolation", {"mode": "in-process"}),
         "timings": timings,
         "hardware": hardware(),
         "versions": package_versions(),
@@ -301,7 +328,8 @@ class RunSummary:
 
 
 def run_jobs(jobs: Iterable[Job], *, overwrite: bool = False, progress: bool = True,
-             fail_fast: bool = False, log: Callable[[str], None] | None = None) -> RunSummary:
+             fail_fast: bool = False, log: Callable[[str], None] | None = None,
+             isolation: Any = None) -> RunSummary:
     """Run jobs one after another in this process (the ``local`` executor with one worker).
 
     Finished jobs (result file present) are skipped unless ``overwrite``. A failing job is
@@ -315,11 +343,11 @@ def run_jobs(jobs: Iterable[Job], *, overwrite: bool = False, progress: bool = T
     bar = tqdm(jobs, desc="lhcad run", unit="job", disable=not progress, dynamic_ncols=True)
     for job in bar:
         bar.set_postfix_str(f"{job.task} {job.scorer_label} s{job.seed}", refresh=False)
-        if job.result_path.exists() and not overwrite:
+        if job_finished(job, overwrite):
             summary.skipped_existing.append(job)
             continue
         try:
-            execute_job(job, log=log)
+            execute_job(job, log=log, isolation=isolation)
             summary.done.append(job)
         except KeyboardInterrupt:
             raise
@@ -328,6 +356,8 @@ def run_jobs(jobs: Iterable[Job], *, overwrite: bool = False, progress: bool = T
                 raise
             message = f"{type(exc).__name__}: {exc}"
             append_failure(Path(job.results_dir), {"job": asdict(job), "error": message,
+                                                   "cause": getattr(exc, "cause", "error"),
+                                                   "log_tail": getattr(exc, "log_tail", ""),
                                                    "traceback": traceback.format_exc()})
             summary.failed.append((job, message))
             bar.write(f"FAILED {job.key}: {message}")

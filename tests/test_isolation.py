@@ -1,0 +1,72 @@
+"""Scorers run sandboxed in a child process: limits, crashes, bad output, network and the hidden cache."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.isolation import Limits, ScorerFailure
+from benchmark.runner import execute_job, plan_jobs, run_jobs
+
+MIS = "tests.scorers.misbehaving"
+PROBES = "tests.scorers.probes"
+
+
+def _jobs(scorer, results, seeds=1, task="synth/unsup"):
+    return plan_jobs(tasks=[task], scorers=[scorer], seeds=seeds, source="generated", results_dir=results, n_boot=0)
+
+
+def test_isolated_result_equals_in_process(synth_registry, tmp_path):
+    job = _jobs(f"{PROBES}:MassScorer", tmp_path / "a")[0]
+    iso = execute_job(job, isolation=Limits(time_s=120, memory_mb=4000))
+    job2 = _jobs(f"{PROBES}:MassScorer", tmp_path / "b")[0]
+    plain = execute_job(job2)
+    assert iso["metrics"] == plain["metrics"]
+    assert iso["isolation"]["mode"] == "child" and plain["isolation"]["mode"] == "in-process"
+    assert "audit-hook" in iso["isolation"]["network"]
+    # resonant: the sideband view travels to the child too
+    job3 = _jobs(f"{PROBES}:MassScorer", tmp_path / "c", task="synthres/rnd")[0]
+    r = execute_job(job3, isolation=Limits(time_s=120, memory_mb=4000))
+    assert r["metrics"] == execute_job(_jobs(f"{PROBES}:MassScorer", tmp_path / "d", task="synthres/rnd")[0])["metrics"]
+
+
+@pytest.mark.parametrize("scorer, cause, text", [
+    ("Sleeper", "timeout", "wall-time limit of 4 s"),
+    ("MemoryHog", "memory", "memory"),
+    ("Aborts", "crash", "SIGABRT"),
+    ("NaNs", "bad_output", "non-finite"),
+    ("Networker", "network", "network"),
+])
+def test_misbehaving_scorer_fails_with_named_cause(synth_registry, tmp_path, scorer, cause, text):
+    job = _jobs(f"{MIS}:{scorer}", tmp_path)[0]
+    with pytest.raises(ScorerFailure) as info:
+        execute_job(job, isolation=Limits(time_s=4 if scorer == "Sleeper" else 60, memory_mb=2500))
+    assert info.value.cause == cause, str(info.value)
+    assert text in str(info.value)
+    assert not job.result_path.exists()
+    if scorer == "Aborts":
+        assert "about to abort" in info.value.log_tail
+
+
+def test_cache_snoop_finds_nothing(synth_registry, tmp_path):
+    job = _jobs(f"{MIS}:CacheSnoop", tmp_path)[0]
+    try:
+        record = execute_job(job, isolation=Limits(time_s=60, memory_mb=4000))  # raises if it found files
+    except ScorerFailure as exc:
+        pytest.fail(f"the sandboxed scorer found data files: {exc.detail[:2000]}")
+    iso = record["isolation"]
+    if iso.get("cache_hidden") != "tmpfs":
+        pytest.skip(f"no mount namespace here ({iso.get('notes')}); the cache is only kept out of the environment")
+    assert iso["mode"] == "child" and iso.get("temp_root_hidden")
+
+
+def test_failures_recorded_and_other_jobs_intact(synth_registry, tmp_path):
+    jobs = _jobs(f"{MIS}:Aborts", tmp_path) + _jobs(f"{PROBES}:MassScorer", tmp_path, seeds=2)
+    summary = run_jobs(jobs, progress=False, isolation=Limits(time_s=60, memory_mb=4000))
+    assert len(summary.done) == 2 and len(summary.failed) == 1
+    lines = [json.loads(x) for x in (tmp_path / "failures.jsonl").read_text().splitlines()]
+    assert lines[0]["cause"] == "crash" and "about to abort" in lines[0]["log_tail"]
+    for job in jobs[1:]:
+        assert json.loads(job.result_path.read_text())["metrics"]["auc"] > 0.5
