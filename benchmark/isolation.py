@@ -310,6 +310,7 @@ def launch(private: Path) -> None:
                         raise SystemExit(f"lhcad sandbox: cannot bind the private dir back: {err}")
                     os.chdir(private)
                     info["temp_root_hidden"] = True
+                    hidden.append(True)
                 os.close(fd)
             if flags & CLONE_NEWPID:
                 err = _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
