@@ -1,0 +1,89 @@
+"""The ``dask`` executor: jobs as tasks on ``dask.distributed`` (an existing scheduler or a LocalCluster)."""
+from __future__ import annotations
+
+from typing import Any
+
+from benchmark.executors import ExecutorOptions, Progress, lost_status, pending, record_status, run_one
+from benchmark.runner import Job, RunSummary
+
+
+def _task_key(job: Job) -> str:
+    import hashlib
+
+    return "lhcad-" + hashlib.sha1(str(job.key).encode()).hexdigest()[:16]
+
+
+class DaskExecutor:
+    """Submit every pending job as one task; resume, retries and failures as for every executor.
+
+    A task whose worker dies is rescheduled by the scheduler on another worker; after ``retries``
+    such losses (``distributed.scheduler.allowed-failures``) the scheduler gives up with
+    ``KilledWorker`` and the job is recorded as ``worker_lost``. Jobs return status dicts only, so
+    the client holds no scores.
+    """
+
+    def __init__(self, options: ExecutorOptions, *, scheduler: str | None = None, cluster: Any = None) -> None:
+        self.options = options
+        self.scheduler = scheduler
+        self.cluster = cluster  # a dask-jobqueue cluster (batch executors) or None
+
+    def _client(self) -> tuple[Any, list[Any]]:
+        import dask
+        from distributed import Client, LocalCluster
+
+        dask.config.set({"distributed.scheduler.allowed-failures": self.options.retries})
+        if self.cluster is not None:
+            return Client(self.cluster), []
+        if self.scheduler:
+            return Client(self.scheduler), []
+        cluster = LocalCluster(n_workers=max(1, self.options.workers), threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        return Client(cluster), [cluster]
+
+    def describe(self) -> str:
+        return "dask " + (self.scheduler or ("jobqueue" if self.cluster is not None else "LocalCluster"))
+
+    def run(self, jobs: list[Job]) -> RunSummary:
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        opts = self.options
+        summary = RunSummary()
+        progress = Progress(len(jobs), opts.progress, f"lhcad run [{self.describe()}]")
+        todo = pending(jobs, opts.overwrite, summary, progress)
+        if not todo:
+            progress.close()
+            return summary
+        client, owned = self._client()
+        try:
+            by_key = {}
+            futures = []
+            for job in todo:
+                fut = client.submit(run_one, job, opts.overwrite, opts.isolation, key=_task_key(job), pure=False)
+                by_key[fut.key] = job
+                futures.append(fut)
+            n_workers = max(1, len(client.scheduler_info().get("workers", {})) or opts.workers)
+            progress.started(min(n_workers, len(futures)))
+            for fut in as_completed(futures):
+                job = by_key[fut.key]
+                try:
+                    status: dict[str, Any] = fut.result()
+                except KilledWorker as exc:
+                    status = lost_status(job, opts.retries + 1, f"KilledWorker: {exc}")
+                except Exception as exc:  # the task itself could not run (unpicklable, import error)
+                    status = {"key": str(job.key), "status": "failed", "cause": "error",
+                              "error": f"{type(exc).__name__}: {exc}"}
+                fut.release()
+                record_status(summary, job, status)
+                progress.finished(status)
+                outstanding = sum(1 for f in futures if f.status == "pending")
+                progress.running = min(n_workers, outstanding)
+                if status["status"] == "failed" and opts.fail_fast:
+                    client.cancel(futures)
+                    raise RuntimeError(f"job {status['key']} failed: {status.get('error')}\n{status.get('traceback', '')}")
+        finally:
+            progress.close()
+            client.close()
+            for cluster in owned:
+                cluster.close()
+        return summary
