@@ -45,7 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "  lhcad run --scorer hlf-gmm --task top/qcd-vs-top --seeds 5 --source generated\n"
                               "  lhcad run --scorer cwola --task lhco/rnd --injections 0 500 1000 --seeds 3\n"
                               "  lhcad run --scorer mypkg.models:MyScorer --task darkmachines/chan1 --source real\n"
-                              "  lhcad run --scorer my_model.py --task top/qcd-vs-top --param epochs=20\n\n"
+                              "  lhcad run --scorer my_model.py --task top/qcd-vs-top --param epochs=20\n"
+                              "  lhcad run --suite quick --workers 4 --time-limit 600 --memory-limit 4000\n"
+                              "  lhcad run --suite full --executor dask --scheduler tcp://10.0.0.5:8786\n"
+                              "  lhcad run --suite full --executor slurm --cluster-config cluster.yaml --retries 3\n"
+                              "  lhcad run --scorer my_model.py --task top/qcd-vs-top --workers 1 --no-isolation  # debug\n\n"
+                              "Each scorer runs sandboxed in a child process (no labels, no network, limits);\n"
+                              "--no-isolation runs it in the worker process instead.\n"
                               "Finished jobs are skipped (their result file exists); --overwrite reruns them.\n"
                               "Failures go to <results>/failures.jsonl and make the exit status 1.")
     target = p.add_mutually_exclusive_group(required=True)
@@ -68,6 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing job and show its traceback")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--leaderboard", type=Path, help="after the run, build the leaderboard into this folder")
+    p.add_argument("--executor", choices=["local", "dask", "slurm", "htcondor", "pbs"], default="local",
+                   help="where jobs run: local process pool (default), dask.distributed, or a batch system "
+                        "through dask-jobqueue")
+    p.add_argument("--workers", type=int, default=1, help="parallel workers (local pool / LocalCluster / batch jobs)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="dask: join this scheduler instead of a LocalCluster")
+    p.add_argument("--cluster-config", type=Path, metavar="FILE",
+                   help="slurm/htcondor/pbs: resources (cores, memory, walltime, gpus, queue, directives); "
+                        "see cluster.example.yaml")
+    p.add_argument("--retries", type=int, default=2, help="times a job lost with its worker is retried (default 2)")
+    p.add_argument("--time-limit", type=float, metavar="S", help="scorer wall-time limit per job in seconds "
+                                                                  "(default: the task's, else 7200)")
+    p.add_argument("--memory-limit", type=int, metavar="MB", help="scorer memory limit per job in MB "
+                                                                   "(default: the task's, else 8192)")
+    p.add_argument("--no-isolation", action="store_true", help="run scorers in the worker process (debugging)")
 
     p = sub.add_parser("evaluate", help="evaluate precomputed per-event scores of a task", formatter_class=_formatter,
                        epilog="examples:\n"
@@ -193,7 +213,7 @@ def _sizes(args: argparse.Namespace) -> dict[str, float]:
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.contract import BUILTIN_SCORERS
     from benchmark.registry import load_registry
-    from benchmark.runner import plan_jobs, resolve_device, run_jobs
+    from benchmark.runner import plan_jobs, resolve_device
 
     reg = load_registry()
     device = resolve_device(args.device)
@@ -223,7 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("lhcad run: no job to run (no scorer supports these tasks' protocols)", file=sys.stderr)
         return 2
     print(f"lhcad run: {len(jobs)} jobs on {source} data, device {device}, results in {args.results}", file=sys.stderr)
-    summary = run_jobs(jobs, overwrite=args.overwrite, progress=not args.no_progress, fail_fast=args.fail_fast)
+    summary = _execute(args, jobs)
     print(f"done: {len(summary.done)} run, {len(summary.skipped_existing)} already finished, "
           f"{len(summary.failed)} failed", file=sys.stderr)
     if args.leaderboard:
@@ -237,6 +257,25 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  {job.key}: {msg}", file=sys.stderr)
         return 1
     return 0
+
+
+def _execute(args: argparse.Namespace, jobs: list[Any]) -> Any:
+    """Run the planned jobs with the chosen executor and sandbox limits."""
+    import dataclasses
+
+    from benchmark.executors import ExecutorOptions, run_with
+    from benchmark.isolation import Limits
+
+    isolation = None
+    if not args.no_isolation:
+        isolation = Limits()
+        if args.time_limit or args.memory_limit:
+            isolation = dataclasses.replace(isolation, time_s=args.time_limit or isolation.time_s,
+                                            memory_mb=args.memory_limit or isolation.memory_mb)
+    jobs = [dataclasses.replace(j, results_dir=str(Path(j.results_dir).resolve())) for j in jobs]
+    options = ExecutorOptions(workers=max(1, args.workers), retries=args.retries, overwrite=args.overwrite,
+                              progress=not args.no_progress, fail_fast=args.fail_fast, isolation=isolation)
+    return run_with(args.executor, jobs, options, scheduler=args.scheduler, cluster_config=args.cluster_config)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

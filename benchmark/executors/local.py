@@ -10,6 +10,17 @@ from benchmark.executors import ExecutorOptions, Progress, lost_status, pending,
 from benchmark.runner import Job, RunSummary
 
 
+def _die_with_parent() -> None:
+    """Pool worker initializer: a killed ``lhcad run`` takes its workers with it (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # pragma: no cover - not Linux
+        pass
+
+
 class LocalExecutor:
     """Runs jobs in ``workers`` processes (spawned, so no lock or thread is inherited).
 
@@ -29,7 +40,8 @@ class LocalExecutor:
         queue = list(range(len(todo)))
         try:
             while queue:
-                with ProcessPoolExecutor(max_workers=max(1, opts.workers), mp_context=mp.get_context("spawn")) as pool:
+                with ProcessPoolExecutor(max_workers=max(1, opts.workers), mp_context=mp.get_context("spawn"),
+                                         initializer=_die_with_parent) as pool:
                     futures: dict[Future, int] = {}
                     for i in queue:
                         attempts[i] += 1
