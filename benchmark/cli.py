@@ -117,10 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-size", type=float)
 
     p = sub.add_parser("leaderboard", help="build tables and plots from result files", formatter_class=_formatter,
-                       epilog="examples:\n  lhcad leaderboard\n  lhcad leaderboard --results results --out leaderboard")
+                       epilog="examples:\n  lhcad leaderboard\n  lhcad leaderboard --results results --out leaderboard\n"
+                              "  lhcad leaderboard --html                      # static site in leaderboard/site\n"
+                              "  lhcad leaderboard --merge alice.tar.gz bob.tar.gz --html\n\n"
+                              "--merge verifies each bundle (hashes, dataset checksums, the maintainer's rebuild\n"
+                              "of the test set, every metric recomputed from the bundled scores) and merges\n"
+                              "only accepted ones into <out>/results; rejected bundles are listed with the reason.")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--out", type=Path, default=Path("leaderboard"))
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--merge", nargs="+", type=Path, metavar="BUNDLE", help="verify and merge result bundles")
+    p.add_argument("--html", action="store_true", help="also write a static HTML site (opens from file://)")
+
+    p = sub.add_parser("bundle", help="pack results, scores and provenance into one verifiable archive",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  lhcad bundle --out my-results.tar.gz\n"
+                              "  lhcad bundle --results results --out alice-2024-06.tar.gz")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--out", type=Path, required=True, help="archive to write (.tar.gz)")
 
     p = sub.add_parser("fetch", help="download and convert a real dataset", formatter_class=_formatter,
                        epilog="examples:\n  lhcad fetch top\n  lhcad fetch lhco --mirror https://mirror.example.org/lhcad\n"
@@ -302,8 +316,28 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from benchmark.leaderboard import build_leaderboard
 
+    if args.merge:
+        from benchmark.bundles import merge_bundles
+
+        report = merge_bundles(args.merge, args.out, plots=not args.no_plots, html=args.html)
+        for bundle, verdict in report.items():
+            print(f"{bundle}: {verdict}")
+        return 0 if all(v.startswith("accepted") for v in report.values()) else 1
     written = build_leaderboard(args.results, args.out, plots=not args.no_plots)
     print(f"wrote {len(written)} files to {args.out}")
+    if args.html:
+        from benchmark.site import build_site
+
+        index = build_site(args.results, args.out / "site", plots_dir=None if args.no_plots else args.out / "plots")
+        print(f"site: {index}")
+    return 0
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from benchmark.bundles import make_bundle
+
+    path = make_bundle(args.results, args.out)
+    print(f"wrote {path}")
     return 0
 
 
@@ -335,7 +369,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "export": cmd_export,
-            "leaderboard": cmd_leaderboard, "fetch": cmd_fetch, "generate": cmd_generate}
+            "leaderboard": cmd_leaderboard, "fetch": cmd_fetch, "generate": cmd_generate,
+            "bundle": cmd_bundle}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,230 @@
+"""Verified result bundles: pack results with their scores and provenance; merge only what re-checks.
+
+``lhcad bundle`` writes one ``.tar.gz`` holding every ``seed*.json`` result and its ``.scores.h5``
+(under ``results/``), ``provenance.json`` (package versions, git revision, hardware, dataset
+checksums) and ``MANIFEST.json`` (sha256 of every other member).
+
+``lhcad leaderboard --merge BUNDLE...`` accepts a bundle only when
+
+* the archive reads to the end and every member matches its manifest hash (no missing or extra
+  member, no path leaving the archive root);
+* for every result: the task version matches the maintainer's registry, the dataset checksums
+  (``data.class_sha256``) equal the maintainer's class files, the maintainer's own rebuild of the
+  test set (:func:`benchmark.tasks.build_task_data` with the recorded task/seed/source/injection/
+  sizes) has the bundled scores' event ids in the same order and the recorded test fingerprint;
+* every metric recomputed from the bundled scores *against the maintainer's labels* equals the
+  claimed one.
+
+A rejected bundle contributes nothing; the reason names the member and the check that failed.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MANIFEST = "MANIFEST.json"
+PROVENANCE = "provenance.json"
+BUNDLE_FORMAT = 1
+
+
+class BundleError(ValueError):
+    """A bundle failed verification; the message says which member and which check."""
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_members(members: dict[str, bytes], out: Path) -> Path:
+    """Write ``members`` plus a fresh manifest as a tar.gz (atomically)."""
+    from benchmark.store import atomic_write
+
+    manifest = {"format": BUNDLE_FORMAT, "sha256": {name: _sha(data) for name, data in sorted(members.items())}}
+    all_members = {MANIFEST: json.dumps(manifest, indent=1, sort_keys=True).encode(), **members}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out, "path") as tmp:
+        with tarfile.open(tmp, "w:gz") as tar:
+            for name, data in all_members.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                tar.addfile(info, io.BytesIO(data))
+    return out
+
+
+def read_members(path: Path) -> dict[str, bytes]:
+    """Every regular member's bytes; a truncated or corrupt archive raises :class:`BundleError`."""
+    members: dict[str, bytes] = {}
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for info in tar:
+                name = info.name
+                if not info.isfile() or name.startswith("/") or ".." in Path(name).parts:
+                    raise BundleError(f"{path.name}: member {name!r} is not a plain relative file")
+                handle = tar.extractfile(info)
+                assert handle is not None
+                members[name] = handle.read()
+    except (tarfile.TarError, EOFError, OSError, Exception) as exc:
+        if isinstance(exc, BundleError):
+            raise
+        raise BundleError(f"{path.name}: truncated or corrupt archive ({type(exc).__name__}: {exc})") from None
+    return members
+
+
+def make_bundle(results_dir: Path, out: Path) -> Path:
+    """Pack every result under ``results_dir`` with its scores file and provenance into ``out``."""
+    from benchmark.results import git_revision, hardware, package_versions
+
+    results_dir = Path(results_dir)
+    members: dict[str, bytes] = {}
+    checksums: dict[str, str] = {}
+    for path in sorted(results_dir.rglob("seed*.json")):
+        rel = path.relative_to(results_dir)
+        record = json.loads(path.read_text())
+        scores = path.with_name(record.get("scores_file") or path.name.replace(".json", ".scores.h5"))
+        if not scores.exists():
+            raise FileNotFoundError(f"{path} has no scores file {scores.name}; a bundle needs the scores")
+        members[f"results/{rel.as_posix()}"] = path.read_bytes()
+        members[f"results/{scores.relative_to(results_dir).as_posix()}"] = scores.read_bytes()
+        checksums.update(record.get("data", {}).get("class_sha256", {}))
+    if not members:
+        raise FileNotFoundError(f"no result files under {results_dir}; run `lhcad run` first")
+    provenance = {"format": BUNDLE_FORMAT, "versions": package_versions(), "git_revision": git_revision(),
+                  "hardware": hardware(), "class_sha256": checksums,
+                  "results": sum(1 for m in members if m.endswith(".json"))}
+    members[PROVENANCE] = json.dumps(provenance, indent=1, sort_keys=True, default=str).encode()
+    return write_members(members, out)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        na = a is None or (isinstance(a, float) and math.isnan(a))
+        nb = b is None or (isinstance(b, float) and math.isnan(b))
+        return na and nb
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if math.isinf(a) or math.isinf(b):
+            return a == b
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def verify_result(name: str, record: dict[str, Any], scores_bytes: bytes) -> None:
+    """Re-check one bundled result against the maintainer's data; raises :class:`BundleError`."""
+    import h5py
+
+    from benchmark import metrics as M
+    from benchmark.data import class_checksums
+    from benchmark.registry import load_registry
+    from benchmark.runner import evaluate_job_scores
+    from benchmark.tasks import build_task_data
+
+    job = record["job"]
+    reg = load_registry()
+    try:
+        task = reg.task(job["task"])
+    except KeyError as exc:
+        raise BundleError(f"{name}: unknown task {job['task']!r}") from exc
+    if job.get("task_version") != task.version:
+        raise BundleError(f"{name}: scored on task version {job.get('task_version')}, "
+                          f"the maintainer's {task.name} is version {task.version}")
+    refs = sorted({(r.dataset, r.name) for r in (*task.background, *task.signal)})
+    ours = class_checksums(refs, job["source"])
+    theirs = record.get("data", {}).get("class_sha256", {})
+    for cls, sha in ours.items():
+        if theirs.get(cls) != sha:
+            raise BundleError(f"{name}: scored on different data: class {cls} has sha256 {str(theirs.get(cls))[:12]}… "
+                              f"in the bundle, {sha[:12]}… here")
+    prov = record.get("data", {}).get("provenance", {})
+    data = build_task_data(task, job["source"], job["seed"], injection=job.get("injection"),
+                           sizes=prov.get("sizes_requested"))
+    if data.test.fingerprint() != record.get("data", {}).get("test_fingerprint"):
+        raise BundleError(f"{name}: test set fingerprint differs from the maintainer's rebuild (different events)")
+    with h5py.File(io.BytesIO(scores_bytes), "r") as f:
+        event_id = f["event_id"][:]
+        score = f["score"][:]
+        extra = {k: f[k][:] for k in f if k == "score_supervised"}
+    labels = data.test_labels
+    if len(event_id) != len(labels.event_id) or not np.array_equal(event_id, labels.event_id):
+        raise BundleError(f"{name}: the scores file's event ids are not the maintainer's test events "
+                          f"({len(event_id)} vs {len(labels.event_id)} events) - scored on a different dataset version?")
+    evaluation = evaluate_job_scores(labels.is_signal, score, data.test.weights, labels.process, n_boot=0,
+                                     seed=job["seed"])
+    recomputed = dict(evaluation["metrics"])
+    if "score_supervised" in extra:
+        recomputed["auc_supervised"] = M.auc(labels.is_signal, extra["score_supervised"], data.test.weights)
+    claimed = record.get("metrics", {})
+    for key, value in recomputed.items():
+        if key in claimed and not _same(claimed[key], value):
+            raise BundleError(f"{name}: claimed {key} = {claimed[key]} but its scores give {value}")
+    missing = [k for k in ("auc",) if k not in claimed]
+    if missing:
+        raise BundleError(f"{name}: no claimed {missing[0]}")
+
+
+def verify_bundle(path: Path) -> list[tuple[str, bytes, bytes]]:
+    """All checks of one bundle; returns (relative result path, result bytes, scores bytes) per result."""
+    path = Path(path)
+    members = read_members(path)
+    if MANIFEST not in members:
+        raise BundleError(f"{path.name}: no {MANIFEST}")
+    manifest = json.loads(members.pop(MANIFEST))
+    hashes = manifest.get("sha256", {})
+    if set(hashes) != set(members):
+        extra, missing = sorted(set(members) - set(hashes)), sorted(set(hashes) - set(members))
+        raise BundleError(f"{path.name}: members do not match the manifest (extra {extra[:3]}, missing {missing[:3]})")
+    for name, data in members.items():
+        if _sha(data) != hashes[name]:
+            raise BundleError(f"{path.name}: member {name} does not match its manifest sha256 (edited after bundling)")
+    out = []
+    for name in sorted(m for m in members if m.startswith("results/") and m.endswith(".json")):
+        record = json.loads(members[name])
+        scores_name = str(Path(name).with_name(record.get("scores_file") or Path(name).stem + ".scores.h5").as_posix())
+        if scores_name not in members:
+            raise BundleError(f"{path.name}: {name} has no scores file in the bundle")
+        verify_result(f"{path.name}:{name}", record, members[scores_name])
+        out.append((name[len("results/"):], members[name], members[scores_name]))
+    if not out:
+        raise BundleError(f"{path.name}: holds no results")
+    return out
+
+
+def merge_bundles(bundles: list[Path], out_dir: Path, *, plots: bool = True, html: bool = False
+                  ) -> dict[str, str]:
+    """Verify each bundle; extract accepted ones into ``out_dir/results`` and rebuild the leaderboard there.
+
+    Returns ``{bundle: "accepted (N results)" | "rejected: reason"}``.
+    """
+    from benchmark.store import atomic_write
+
+    report: dict[str, str] = {}
+    results_dir = Path(out_dir) / "results"
+    for bundle in bundles:
+        try:
+            accepted = verify_bundle(Path(bundle))
+        except BundleError as exc:
+            report[str(bundle)] = f"rejected: {exc}"
+            continue
+        for rel, result, scores in accepted:
+            record = json.loads(result)
+            target = results_dir / rel
+            scores_target = target.with_name(record.get("scores_file") or target.stem + ".scores.h5")
+            for dest, data in ((scores_target, scores), (target, result)):  # scores first, as the runner does
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_write(dest, "wb") as handle:
+                    handle.write(data)
+        report[str(bundle)] = f"accepted ({len(accepted)} results)"
+    if any(v.startswith("accepted") for v in report.values()):
+        from benchmark.leaderboard import build_leaderboard
+
+        build_leaderboard(results_dir, Path(out_dir), plots=plots)
+        if html:
+            from benchmark.site import build_site
+
+            build_site(results_dir, Path(out_dir) / "site", plots_dir=Path(out_dir) / "plots" if plots else None)
+    return report
