@@ -7,32 +7,7 @@ import numpy as np
 import pytest
 
 from benchmark.features.nsubjettiness import jet_four_vector, nsubjettiness, tau_ratios
-
-
-def toy_jets(n_jets: int, n_part: int, seed: int = 0, prongs: int = 0, spread: float = 0.3,
-             pad: bool = True):
-    """Random massless jets (pt, eta, phi, E), pt-ordered, zero-padded with random multiplicity."""
-    rng = np.random.default_rng(seed)
-    pt = rng.exponential(10.0, (n_jets, n_part))
-    if prongs:
-        # well separated prongs on a circle of radius 0.4 (random orientation)
-        ang = rng.uniform(0, 2 * np.pi, (n_jets, 1)) + 2 * np.pi * np.arange(prongs) / prongs
-        rad = 0.4 if prongs > 1 else 0.0
-        centres = np.stack([rad * np.cos(ang), rad * np.sin(ang)], -1)
-        which = rng.integers(0, prongs, (n_jets, n_part))
-        c = np.take_along_axis(centres, which[..., None], axis=1)
-        eta = c[..., 0] + rng.normal(0, 0.01, (n_jets, n_part))
-        phi = c[..., 1] + rng.normal(0, 0.01, (n_jets, n_part))
-    else:
-        eta = rng.normal(0, spread, (n_jets, n_part))
-        phi = rng.normal(0, spread, (n_jets, n_part))
-    order = np.argsort(-pt, axis=1)
-    pt, eta, phi = (np.take_along_axis(a, order, 1) for a in (pt, eta, phi))
-    x = np.stack([pt, eta, phi, pt * np.cosh(eta)], -1).astype(np.float32)
-    mult = rng.integers(1, n_part + 1, n_jets) if pad else np.full(n_jets, n_part)
-    mask = np.arange(n_part)[None] < mult[:, None]
-    x[~mask] = 0
-    return x, mask
+from test_features_toys import permute, toy_jets
 
 
 def reference_taus(x, mask, n_max=3, beta=1.0, R=1.0):
@@ -123,10 +98,7 @@ def test_nan_real_particle_raises_or_drops():
 
 def test_permutation_invariance_and_padding_position():
     x, mask = toy_jets(20, 30, seed=4)
-    rng = np.random.default_rng(1)
-    perm = np.stack([rng.permutation(30) for _ in range(20)])
-    xp = np.take_along_axis(x, perm[..., None], 1)
-    mp = np.take_along_axis(mask, perm, 1)
+    xp, mp = permute(x, mask)
     np.testing.assert_allclose(nsubjettiness(xp, mp), nsubjettiness(x, mask), rtol=1e-10, atol=1e-14)
 
 
@@ -158,3 +130,10 @@ def test_bad_arguments():
         nsubjettiness(x, mask[:, :4])
     with pytest.raises(ValueError, match="backend"):
         nsubjettiness(x, mask, backend="cuda-magic")
+
+
+@pytest.mark.gpu
+def test_torch_backend_on_cuda_matches_fastjet():
+    x, mask = toy_jets(400, 60, seed=7)
+    np.testing.assert_allclose(nsubjettiness(x, mask, device="cuda"),
+                               nsubjettiness(x, mask, backend="fastjet"), rtol=1e-9, atol=1e-12)
