@@ -1,0 +1,112 @@
+"""Static HTML leaderboard (``lhcad leaderboard --html``): opens from ``file://``, needs no server or internet.
+
+``index.html`` holds the cross-task summary; each task has a page with a sortable table (median ±
+error, number of seeds, the papers' figures beside ours, incomplete entries flagged, each entry's
+provenance in a fold-out), its ROC and SIC plots and, for resonant tasks, max SIC versus
+injection. Every asset (``assets/style.css``, ``assets/sort.js``, ``plots/*.png``) is copied
+beside the pages and linked relatively.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def _esc(x: Any) -> str:
+    return html.escape("" if x is None else str(x))
+
+
+def _page(title: str, body: str) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_esc(title)}</title><link rel=\"stylesheet\" href=\"assets/style.css\">"
+            "<script src=\"assets/sort.js\" defer></script></head>\n"
+            f"<body><nav><a href=\"index.html\">lhcad leaderboard</a></nav><h1>{_esc(title)}</h1>\n{body}\n"
+            "<p><small>Every number: median over seeds ± half the 16-84 % band (one seed: its 68 % bootstrap "
+            "interval); <span class=\"flag\">*</span> marks incomplete entries. Click a column to sort.</small></p>"
+            "</body></html>\n")
+
+
+def _num(band: dict[str, Any] | None) -> str:
+    med = (band or {}).get("median")
+    if med is None or (isinstance(med, float) and math.isnan(med)):
+        return ""
+    return repr(float(med))
+
+
+def _table(header: list[str], rows: list[str], table_id: str) -> str:
+    head = "".join(f"<th scope=\"col\">{_esc(h)}</th>" for h in header)
+    return (f"<table class=\"sortable\" id=\"{table_id}\"><thead><tr>{head}</tr></thead>"
+            f"<tbody>\n{''.join(rows)}</tbody></table>")
+
+
+def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = None) -> Path:
+    """Write the site into ``site_dir``; returns the path of ``index.html``."""
+    from benchmark.leaderboard import collect, fmt, plot_task, slug, summary_table, task_table
+
+    entries = list(collect(Path(results_dir)).values())
+    if not entries:
+        raise FileNotFoundError(f"no result files under {results_dir}; run `lhcad run` first")
+    site_dir = Path(site_dir)
+    (site_dir / "assets").mkdir(parents=True, exist_ok=True)
+    for asset in ASSETS.iterdir():
+        shutil.copy2(asset, site_dir / "assets" / asset.name)
+    tasks = sorted({e.task for e in entries})
+    # summary
+    header, rows, data = summary_table(entries)
+    trs = []
+    for row, rec in zip(rows, data):
+        cells = []
+        for h, cell in zip(header, row):
+            val = ""
+            if h in rec.get("auc", {}):
+                val = _num(rec["auc"][h])
+            flag = " <span class=\"flag\">*</span>" if str(cell).endswith(" *") else ""
+            text = str(cell)[:-2] if flag else str(cell)
+            link = f"<a href=\"{slug(h)}.html\">{_esc(text)}</a>" if h in tasks and text else _esc(text)
+            cells.append(f"<td data-value=\"{_esc(val)}\">{link}{flag}</td>" if val else f"<td>{link}{flag}</td>")
+        trs.append(f"<tr>{''.join(cells)}</tr>\n")
+    task_links = "".join(f"<li><a href=\"{slug(t)}.html\">{_esc(t)}</a></li>" for t in tasks)
+    index = site_dir / "index.html"
+    index.write_text(_page("lhcad leaderboard", "<h2>Summary (AUC per task)</h2>" + _table(header, trs, "summary")
+                           + f"<h2>Tasks</h2><ul>{task_links}</ul>"))
+    # task pages
+    plots_out = site_dir / "plots"
+    plots_out.mkdir(exist_ok=True)
+    for task in tasks:
+        task_entries = [e for e in entries if e.task == task]
+        header, rows, data = task_table(task, task_entries)
+        metric_cols = header[3:-3]
+        trs = []
+        for row, rec in zip(rows, data):
+            incomplete = rec["status"] != "ok"
+            star = ' <span class="flag">*</span>' if incomplete else ""
+            cells = [f"<td>{_esc(row[0])}{star}</td>",
+                     f"<td>{_esc(row[1])}</td>", f"<td data-value=\"{_esc(row[2])}\">{_esc(row[2])}</td>"]
+            for col, text in zip(metric_cols, row[3:3 + len(metric_cols)]):
+                band = rec["metrics"].get(col, {})
+                cells.append(f"<td data-value=\"{_num(band)}\">{_esc(text or fmt(band))}</td>")
+            cells.append(f"<td data-value=\"{len(rec['seeds'])}\">{len(rec['seeds'])}</td>")
+            cells.append(f"<td>{_esc(row[-2])}</td><td>{_esc(row[-1])}</td>")
+            prov = json.dumps(rec["provenance"], indent=1, sort_keys=True, default=str)
+            cells.append(f"<td><details><summary>provenance</summary><pre>{_esc(prov)}</pre></details></td>")
+            trs.append(f"<tr class=\"{'incomplete' if incomplete else 'ok'}\">{''.join(cells)}</tr>\n")
+        plots = []
+        if plots_dir is not None and Path(plots_dir).is_dir():
+            plots = [p for p in sorted(Path(plots_dir).glob(f"{slug(task)}-*.png"))]
+        if not plots:
+            plots = plot_task(task, task_entries, plots_out)
+        imgs = []
+        for p in plots:
+            if p.parent.resolve() != plots_out.resolve():
+                shutil.copy2(p, plots_out / p.name)
+            imgs.append(f"<img src=\"plots/{_esc(p.name)}\" alt=\"{_esc(p.stem)}\">")
+        body = (_table([*header[:-1], "status", "provenance"], trs, "task")
+                + f"<h2>Plots</h2><div class=\"plots\">{''.join(imgs)}</div>")
+        (site_dir / f"{slug(task)}.html").write_text(_page(task, body))
+    return index
