@@ -364,6 +364,23 @@ datasets:
           - {{name: val.h5, url: "{base}/records/2603256/files/val.h5?download=1"}}
           - {{name: test.h5, url: "{base}/records/2603256/files/test.h5?download=1"}}
         mirrors: ["{base}/desy/{{name}}"]
+  lhco:
+    title: lhco fixture
+    kind: dijet
+    classes:
+      background: {{role: background}}
+      signal: {{role: signal}}
+      signal_qqq: {{role: signal}}
+      extra_qcd: {{role: background}}
+    sources:
+      real:
+        version: "fixture-1"
+        format: lhco
+        files:
+          - {{name: events_anomalydetection_v2.h5, url: "{base}/records/6466204/files/events_anomalydetection_v2.h5?download=1", sha256: {rnd_sha}}}
+          - {{name: events_anomalydetection_v2.features.h5, url: "{base}/records/4536377/files/events_anomalydetection_v2.features.h5?download=1", md5: {feat_md5}}}
+          - {{name: events_anomalydetection_Z_XY_qqq.h5, url: "{base}/records/4536377/files/events_anomalydetection_Z_XY_qqq.h5?download=1", md5: {qqq_md5}}}
+          - {{name: events_anomalydetection_qcd_extra_inneronly_features.h5, url: "{base}/records/5759087/files/events_anomalydetection_qcd_extra_inneronly_features.h5?download=1"}}
   darkmachines:
     title: dm fixture
     kind: objects
@@ -383,7 +400,7 @@ datasets:
 
 @pytest.fixture
 def fixture_registry(server, tmp_path, monkeypatch):
-    from benchmark.sources import darkmachines, toptagging
+    from benchmark.sources import darkmachines, lhco, toptagging
 
     up = tmp_path / "upstream"
     blobs = {}
@@ -396,8 +413,19 @@ def fixture_registry(server, tmp_path, monkeypatch):
          "links": {"self": server.url(f"/api/records/2603256/files/{n}/content")}} for n, b in blobs.items()]}
     tar = darkmachines.write_fixture(up / "training_files.tar")
     server.files["/dm/training_files.tar"] = tar.read_bytes()
+    rnd, _ = lhco.write_raw_fixture(up / "events_anomalydetection_v2.h5", 20, seed=1, signal_fraction=0.3)
+    qqq, _ = lhco.write_raw_fixture(up / "events_anomalydetection_Z_XY_qqq.h5", 6, seed=2, labelled=False)
+    feat = lhco.write_features_fixture(up / "events_anomalydetection_v2.features.h5", 40)
+    extra = lhco.write_features_fixture(up / "events_anomalydetection_qcd_extra_inneronly_features.h5", 25,
+                                        labelled=False)
+    for rec, p in ((6466204, rnd), (4536377, qqq), (4536377, feat), (5759087, extra)):
+        server.files[f"/records/{rec}/files/{p.name}"] = p.read_bytes()
+    server.api["/api/records/5759087"] = {"files": [{"key": extra.name, "size": extra.stat().st_size,
+                                                     "checksum": f"md5:{md5(extra.read_bytes())}", "links": {}}]}
     reg = tmp_path / "datasets.yaml"
-    reg.write_text(REGISTRY.format(base=server.base, dm_md5=md5(tar.read_bytes())))
+    reg.write_text(REGISTRY.format(base=server.base, dm_md5=md5(tar.read_bytes()),
+                                   rnd_sha=hashlib.sha256(rnd.read_bytes()).hexdigest(),
+                                   feat_md5=md5(feat.read_bytes()), qqq_md5=md5(qqq.read_bytes())))
     monkeypatch.setenv("LHCAD_REGISTRY", str(reg))
     return up
 
@@ -423,6 +451,23 @@ def test_fetch_dataset_downloads_verifies_converts_and_summarises(fixture_regist
     assert all(p.startswith("/api/") for p, _, _ in server.log[n:])  # only the records API was asked
 
 
+def test_fetch_dataset_lhco_fixed_format_blosc_files(fixture_registry, server, tmp_path):
+    from benchmark.events import EventSet
+    from benchmark.sources import fetch_dataset
+
+    out = fetch_dataset("lhco", data_dir=tmp_path / "cache", progress=False)
+    assert set(out) == {"background", "signal", "signal_qqq", "extra_qcd"}
+    summary = json.loads((tmp_path / "cache" / "lhco" / "real" / "summary.json").read_text())
+    raw = summary["raw"]
+    assert raw["events_anomalydetection_v2.h5"]["checksum_source"] == "registry"
+    assert raw["events_anomalydetection_qcd_extra_inneronly_features.h5"]["checksum_source"] == "zenodo"
+    assert all(r["verified"] for r in raw.values())
+    assert summary["classes"]["signal_qqq"]["count"] == 6 and summary["classes"]["extra_qcd"]["count"] == 25
+    assert set(summary["extras"]) == {"features/background", "features/signal"}
+    assert EventSet.load(out["signal"])["constituents"].shape[1:] == (2, 279, 4)
+    assert EventSet.load(out["extra_qcd"]).names == ["jet_nsubjettiness", "jets", "mjj", "weights"]
+
+
 def test_fetch_dataset_uses_the_site_mirror_first(fixture_registry, server, tmp_path, monkeypatch):
     from benchmark.sources import fetch_dataset
 
@@ -446,6 +491,28 @@ def test_fetch_dataset_from_dir_offline_and_darkmachines(fixture_registry, serve
     es = EventSet.load(out["chan2a/pp23mt_50"])
     assert len(es) == 30 and es.meta["signal"] == "pp23mt_50" and es.meta["channel"] == "chan2a"
     assert EventSet.load(out["chan1/background"]).meta["luminosity_fb"] == pytest.approx(7.79)
+
+
+def test_concurrent_fetch_dataset_runs_convert_once(fixture_registry, server, tmp_path):
+    from benchmark.sources import fetch_dataset
+
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(fetch_dataset("darkmachines", data_dir=tmp_path / "cache", progress=False))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and len(results) == 2 and results[0] == results[1]
+    assert len(server.gets("/dm/training_files.tar")) == 1
+    summary = json.loads((tmp_path / "cache" / "darkmachines" / "real" / "summary.json").read_text())
+    assert summary["classes"]["chan1/background"]["count"] == 200
 
 
 def test_fetch_dataset_offline_without_data_names_the_command(fixture_registry, tmp_path):

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.events import FORMAT_VERSION, EventSet, make_event_ids, merge_event_files
-from benchmark.store import data_root, file_checksum, write_json
+from benchmark.store import data_root, file_checksum, file_lock, write_json
 from benchmark.sources.download import (
     ENV_MIRROR,
     ChecksumError,
@@ -488,19 +488,21 @@ def fetch_dataset(
         return {f"raw/{n}": f.path for n, f in fetched.items()}
     if src.format is None:
         raise KeyError(f"dataset {dataset!r}: its real source names no format, so it cannot be converted")
-    reuse = _up_to_date(out_dir, fetched, src.format)
-    if reuse is not None:
-        log.info("%s: converted files are up to date", dataset)
-        return reuse
-    result = convert_files(src.format, {n: f.path for n, f in fetched.items()}, out_dir, dataset=dataset,
-                           version=src.version, classes=list(spec.classes), progress=progress)
-    unknown = sorted(set(result.classes) - set(spec.classes))
-    if unknown:
-        result.warnings.append(f"classes not in datasets.yaml (kept as converted): {unknown}")
-    missing = sorted(set(spec.classes) - set(result.classes))
-    if missing:
-        result.warnings.append(f"classes of datasets.yaml not provided by these files: {missing}")
-    for w in result.warnings:
-        log.warning("%s: %s", dataset, w)
-    write_summary(out_dir, dataset=dataset, src=src, fetched=fetched, result=result, notes=notes)
+    # one conversion per dataset at a time: a second concurrent run waits, then finds it done
+    with file_lock(out_dir / ".convert"):
+        reuse = _up_to_date(out_dir, fetched, src.format)
+        if reuse is not None:
+            log.info("%s: converted files are up to date", dataset)
+            return reuse
+        result = convert_files(src.format, {n: f.path for n, f in fetched.items()}, out_dir, dataset=dataset,
+                               version=src.version, classes=list(spec.classes), progress=progress)
+        unknown = sorted(set(result.classes) - set(spec.classes))
+        if unknown:
+            result.warnings.append(f"classes not in datasets.yaml (kept as converted): {unknown}")
+        missing = sorted(set(spec.classes) - set(result.classes))
+        if missing:
+            result.warnings.append(f"classes of datasets.yaml not provided by these files: {missing}")
+        for w in result.warnings:
+            log.warning("%s: %s", dataset, w)
+        write_summary(out_dir, dataset=dataset, src=src, fetched=fetched, result=result, notes=notes)
     return dict(result.classes)

@@ -140,10 +140,18 @@ def zenodo_api_base() -> str:
 
 
 def zenodo_record_id(url: str | None) -> int | None:
-    """The Zenodo record number in a download URL (``.../records/<id>/files/...``), if any."""
+    """The record number in a Zenodo download URL (``.../records/<id>/files/...``), if any.
+
+    URLs on zenodo.org (or sandbox) and on the host of ``$LHCAD_ZENODO_API`` count as Zenodo.
+    """
     if not url:
         return None
-    m = re.search(r"zenodo\.org/(?:api/)?records?/(\d+)/files/", url)
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).netloc.lower()
+    if not (host == "zenodo.org" or host.endswith(".zenodo.org") or host == urlsplit(zenodo_api_base()).netloc.lower()):
+        return None
+    m = re.search(r"/(?:api/)?records?/(\d+)/files/", urlsplit(url).path)
     return int(m.group(1)) if m else None
 
 
@@ -162,7 +170,7 @@ def zenodo_record(record_id: int, session: Any = None, timeout: Any = None,
     session = session or _session()
     timeout = TIMEOUT if timeout is None else timeout
     url = f"{base}/{int(record_id)}"
-    retries = RETRIES if retries is None else retries
+    retries = min(RETRIES, 2) if retries is None else retries  # metadata only: fail fast
     last = ""
     for attempt in range(retries + 1):
         try:
