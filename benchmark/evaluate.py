@@ -19,7 +19,7 @@ from benchmark.data import class_checksums
 from benchmark.registry import load_registry
 from benchmark.results import JobKey, git_revision, hardware, now, package_versions, write_result, write_scores
 from benchmark.store import atomic_write
-from benchmark.tasks import HIDDEN_ARRAYS, build_task_data
+from benchmark.tasks import SCORER_ARRAYS, build_task_data
 
 
 def export_task(*, task: str, out: Path, seed: int = 0, injection: int | None = None, source: str = "generated",
@@ -40,7 +40,7 @@ def export_task(*, task: str, out: Path, seed: int = 0, injection: int | None = 
                 g = f.create_group(name)
                 g.create_dataset("event_id", data=events.event_id)
                 for key, arr in events.arrays.items():
-                    if key not in HIDDEN_ARRAYS:
+                    if key in SCORER_ARRAYS:
                         g.create_dataset(key, data=arr, compression="gzip")
     return out
 

@@ -31,11 +31,14 @@ from typing import Any
 import numpy as np
 
 from benchmark.data import load_class
-from benchmark.events import SPLITS, EventSet, Labels
+from benchmark.events import CANONICAL_FIELDS, SPLITS, EventSet, Labels
 from benchmark.registry import ClassRef, TaskSpec, load_registry
 
 #: Arrays never handed to a scorer (bookkeeping, not physics).
 HIDDEN_ARRAYS = ("split",)
+#: The only arrays a scorer may see: canonical physics arrays. Anything else a converter stores
+#: (process codes, truth records) can identify an event's class and is withheld.
+SCORER_ARRAYS = tuple(name for name in CANONICAL_FIELDS if name not in HIDDEN_ARRAYS)
 
 
 @dataclass
@@ -59,7 +62,7 @@ class TaskData:
 
         Ids become 0..N-1 so that nothing about an event's class or origin can be read from them.
         """
-        arrays = {k: v for k, v in events.arrays.items() if k not in HIDDEN_ARRAYS}
+        arrays = {k: v for k, v in events.arrays.items() if k in SCORER_ARRAYS}
         meta = {"task": self.task.name, "dataset": self.task.dataset, "role": role, "source": self.source}
         return EventSet(arrays, np.arange(len(events), dtype=np.int64), meta)
 

@@ -301,3 +301,15 @@ def test_cli_help_and_list(synth_registry):
     assert "synth/unsup" in out.stdout and "resonant" in out.stdout
     out = _cli("run", "--scorer", "random", "--task", "synth/unsupp")
     assert out.returncode == 1 and "did you mean 'synth/unsup'" in out.stderr
+
+
+def test_scorer_view_withholds_non_canonical_arrays(synth_registry):
+    """Converters may store bookkeeping (e.g. Dark Machines process codes, constant per class):
+    a scorer must never receive it."""
+    from benchmark.tasks import build_task_data
+
+    data = build_task_data(load_registry().task("synth/unsup"), "generated", 0)
+    leaky = data.test.with_arrays(process_code=data.test_labels.is_signal.astype(np.int32),
+                                  split=np.zeros(len(data.test), np.int8))
+    view = data.scorer_view(leaky, "test")
+    assert "process_code" not in view and "split" not in view and "jets" in view
