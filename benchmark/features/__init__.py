@@ -15,7 +15,8 @@ name                output                      parameters (defaults)
                                                 padded rows 0 (real rows have pt_rel > 0)
 ``images``          (N, J, npix, npix) float32  npix (40), extent (0.8), centre ("centroid"),
                                                 rotate (True), flip (True), power (1.0),
-                                                sigma (0.0), normalise (True), device
+                                                sigma (0.0), normalise (True), device,
+                                                n_threads
 ``efp``             (N, J, G) float64           graphs (8 prime EFPs, d <= 3), kappa (1),
                                                 beta (1), normed (True), device, n_threads
 ``nsubjettiness``   (N, J, 5) float64           tau1, tau2, tau3, tau21, tau32; beta (1), R (1),
@@ -27,6 +28,10 @@ name                output                      parameters (defaults)
 
 All accept ``on_invalid`` ("raise": non-finite real constituents are an error; "drop": they are
 masked out) and ``cache`` (True).
+
+The functions live in the submodules (``efp.efp``, ``images.jet_images``,
+``nsubjettiness.nsubjettiness``, ...); ``efp`` and ``nsubjettiness`` are not re-exported here, so
+``benchmark.features.efp`` and ``benchmark.features.nsubjettiness`` stay the modules.
 """
 from __future__ import annotations
 
@@ -40,16 +45,18 @@ import numpy as np
 
 from benchmark.features import cache as _cache
 from benchmark.features.constituents import RELATIVE_FEATURES, Standardiser, relative_coordinates
-from benchmark.features.efp import ALL_D3, PRIME_D3, efp
+from benchmark.features.efp import ALL_D3, PRIME_D3
+from benchmark.features.efp import efp as _efp
 from benchmark.features.highlevel import HIGHLEVEL_NAMES, highlevel_from_events
 from benchmark.features.images import jet_images
-from benchmark.features.nsubjettiness import jet_four_vector, nsubjettiness, tau_ratios
+from benchmark.features.nsubjettiness import jet_four_vector, tau_ratios
+from benchmark.features.nsubjettiness import nsubjettiness as _nsubjettiness
 from benchmark.features.observables import OBSERVABLES, jet_observables
 
 __all__ = [
     "ALL_D3", "HIGHLEVEL_NAMES", "OBSERVABLES", "PRIME_D3", "RELATIVE_FEATURES", "Representation",
-    "Standardiser", "available", "compute", "efp", "jet_four_vector", "jet_images",
-    "jet_observables", "nsubjettiness", "register", "relative_coordinates", "tau_ratios",
+    "Standardiser", "available", "compute", "jet_four_vector", "jet_images", "jet_observables",
+    "register", "relative_coordinates", "tau_ratios",
 ]
 
 
@@ -159,20 +166,21 @@ def _constituents_rep(cons, mask, n_particles=None, *, on_invalid="raise"):
 
 
 def _images_rep(cons, mask, npix=40, extent=0.8, *, centre="centroid", rotate=True, flip=True,
-                power=1.0, sigma=0.0, normalise=True, device=None, on_invalid="raise"):
+                power=1.0, sigma=0.0, normalise=True, device=None, n_threads=None,
+                on_invalid="raise"):
     return jet_images(cons, mask, npix, extent, centre=centre, rotate=rotate, flip=flip,
                       power=power, sigma=sigma, normalise=normalise, device=device,
-                      on_invalid=on_invalid)
+                      n_threads=n_threads, on_invalid=on_invalid)
 
 
 def _efp_rep(cons, mask, graphs=None, kappa=1.0, beta=1.0, normed=True, *, device=None,
              n_threads=None, on_invalid="raise"):
-    return efp(cons, mask, graphs, kappa, beta, normed, device=device, n_threads=n_threads,
+    return _efp(cons, mask, graphs, kappa, beta, normed, device=device, n_threads=n_threads,
                on_invalid=on_invalid)
 
 
 def _nsub_rep(cons, mask, beta=1.0, R=1.0, *, backend="auto", device=None, on_invalid="raise"):
-    taus = nsubjettiness(cons, mask, 3, beta, R, backend=backend, device=device,
+    taus = _nsubjettiness(cons, mask, 3, beta, R, backend=backend, device=device,
                          on_invalid=on_invalid)
     return _with_ratios(taus)
 

@@ -24,15 +24,19 @@ numpy on CPU; ``device="cuda"`` (or ``"cpu"``) runs the same steps with torch.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from benchmark.features.constituents import clean, wrap_phi
+from benchmark.features.constituents import as_per_jet, clean, wrap_phi
 
 CENTRES = ("centroid", "pixel", "none")
-#: jets per pixelisation chunk (bounds the float64 temporaries)
-CHUNK = 8192
+#: jets per numpy chunk (small: the (chunk, P) temporaries and images stay in cache)
+CHUNK = 128
+#: jets per torch chunk
+TORCH_CHUNK = 65536
 
 
 def jet_images(
@@ -49,6 +53,7 @@ def jet_images(
     normalise: bool = True,
     dtype: Any = np.float32,
     device: Any = None,
+    n_threads: int | None = None,
     on_invalid: str = "raise",
 ) -> np.ndarray:
     """(M, npix, npix) jet images of ``constituents`` (M, P, 4) (pt, eta, phi, E)."""
@@ -62,71 +67,99 @@ def jet_images(
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     if centre == "pixel" and (rotate or flip):
         raise ValueError("centre='pixel' (energyflow-compatible) needs rotate=False and flip=False")
-    x, m = clean(constituents, mask, on_invalid)
     if device is not None:
+        x, m = clean(constituents, mask, on_invalid)
         return _images_torch(x, m, npix, extent, centre, rotate, flip, power, sigma, normalise,
                              dtype, device)
-    out = np.empty((len(x), npix, npix), dtype=dtype)
+    x0, m0 = as_per_jet(constituents, mask)
+    out = np.empty((len(x0), npix, npix), dtype=dtype)
     smooth = gaussian_matrix(npix, sigma) if sigma > 0 else None
-    for s in range(0, len(x), CHUNK):
-        sl = slice(s, s + CHUNK)
-        if centre == "pixel":
-            w, row, col = _pixel_coordinates(np, x[sl], m[sl], npix, extent, centre, rotate, flip,
-                                             normalise)
-            img = _histogram(w, row, col, npix)
-        else:
-            img = _images_numpy(x[sl], npix, extent, centre, rotate, flip, normalise)
-        out[sl] = _postprocess(np, img, power, smooth, normalise)
+    chunks = [slice(s, s + CHUNK) for s in range(0, len(x0), CHUNK)]
+
+    def work(part: list[slice]) -> None:
+        for sl in part:
+            x, m = clean(x0[sl], m0[sl], on_invalid, first_jet=sl.start)
+            img = _images_numpy(x, m, npix, extent, centre, rotate, flip, normalise)
+            out[sl] = _postprocess(np, img, power, smooth, normalise)
+
+    n_threads = _threads(n_threads, len(chunks))
+    if n_threads == 1:
+        work(chunks)
+    else:
+        with ThreadPoolExecutor(n_threads) as pool:
+            for f in [pool.submit(work, chunks[t::n_threads]) for t in range(n_threads)]:
+                f.result()
     return out
 
 
-def _images_numpy(x: np.ndarray, npix: int, extent: float, centre: str, rotate: bool, flip: bool,
-                  normalise: bool) -> np.ndarray:
-    """Fast numpy path (cleaned input, padding has pt = 0): fewest passes over (M, P) arrays."""
+def _threads(n_threads: int | None, n_chunks: int) -> int:
+    if n_threads is None:
+        try:
+            n_threads = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - non-Linux
+            n_threads = os.cpu_count() or 1
+    return max(1, min(int(n_threads), n_chunks))
+
+
+def _images_numpy(x: np.ndarray, m: np.ndarray, npix: int, extent: float, centre: str,
+                  rotate: bool, flip: bool, normalise: bool) -> np.ndarray:
+    """Fast numpy path on a cleaned chunk (padding has pt = 0): fewest passes over (M, P)."""
     M, P = x.shape[:2]
     pt = x[..., 0]
     rows = np.arange(M)
     lead = pt.argmax(axis=1)
-    v = x[..., 2] - x[rows, lead, 2][:, None]
+    phi_lead = x[rows, lead, 2][:, None]
+    v = x[..., 2] - phi_lead
     if np.abs(v).max(initial=0.0) > np.pi:
         v = wrap_phi(v)
     tot = pt.sum(axis=1)
     inv = np.divide(1.0, tot, out=np.zeros_like(tot), where=tot > 0)
-    if centre == "centroid":
-        u = x[..., 1] - (np.einsum("ij,ij->i", pt, x[..., 1]) * inv)[:, None]
-        v -= (np.einsum("ij,ij->i", pt, v) * inv)[:, None]
-    else:
-        u = x[..., 1] - x[rows, lead, 1][:, None]
-    if rotate:
-        wu = pt * u
-        cuu = np.einsum("ij,ij->i", wu, u)
-        cuv = np.einsum("ij,ij->i", wu, v)
-        cvv = np.einsum("ij,ij->i", pt * v, v)
-        alpha = 0.5 * np.arctan2(2.0 * cuv, cuu - cvv)
-        delta = np.pi / 2 - alpha
-        c, s = np.cos(delta)[:, None], np.sin(delta)[:, None]
-        u, v = u * c - v * s, u * s + v * c
     pw = 2.0 * extent / npix
-    su = np.full(M, 1.0 / pw)
-    sv = np.full(M, -1.0 / pw)
-    if flip:
-        su = np.where(_side_balance(np, pt, u) >= 0, su, -su)
-        sv = np.where(_side_balance(np, pt, v) >= 0, sv, -sv)
-    off = extent / pw + PIXEL_EPS
-    col = np.floor(u * su[:, None] + off).astype(np.int64)
-    row = np.floor(v * sv[:, None] + off).astype(np.int64)
+    if centre == "pixel":
+        # energyflow.utils.pixelate: absolute coordinates, centroid snapped to the pixel grid
+        u = x[..., 1]
+        raw = x[..., 2]
+        v = np.where(np.abs(raw - phi_lead) <= np.pi, raw, phi_lead + v)
+        half = npix // 2
+        cu = np.ceil(np.einsum("ij,ij->i", pt, u) * inv / pw - 0.5) - half
+        cv = np.ceil(np.einsum("ij,ij->i", pt, v) * inv / pw - 0.5) - half
+        col = (np.ceil(u / pw - 0.5) - cu[:, None]).astype(np.int64)
+        row = (npix - 1) - (np.ceil(v / pw - 0.5) - cv[:, None]).astype(np.int64)
+    else:
+        if centre == "centroid":
+            u = x[..., 1] - (np.einsum("ij,ij->i", pt, x[..., 1]) * inv)[:, None]
+            v -= (np.einsum("ij,ij->i", pt, v) * inv)[:, None]
+        else:
+            u = x[..., 1] - x[rows, lead, 1][:, None]
+        if rotate:
+            wu = pt * u
+            cuu = np.einsum("ij,ij->i", wu, u)
+            cuv = np.einsum("ij,ij->i", wu, v)
+            cvv = np.einsum("ij,ij->i", pt * v, v)
+            alpha = 0.5 * np.arctan2(2.0 * cuv, cuu - cvv)
+            delta = np.pi / 2 - alpha
+            c, s = np.cos(delta)[:, None], np.sin(delta)[:, None]
+            u, v = u * c - v * s, u * s + v * c
+        su = np.full(M, 1.0 / pw)
+        sv = np.full(M, -1.0 / pw)
+        if flip:
+            su = np.where(_side_balance(np, pt, u) >= 0, su, -su)
+            sv = np.where(_side_balance(np, pt, v) >= 0, sv, -sv)
+        off = extent / pw + PIXEL_EPS
+        col = np.floor(u * su[:, None] + off).astype(np.int64)
+        row = np.floor(v * sv[:, None] + off).astype(np.int64)
     # negative indices become huge as unsigned: one comparison per axis
-    inside = (col.view(np.uint64) < npix) & (row.view(np.uint64) < npix) & (pt > 0)
+    inside = (col.view(np.uint64) < npix) & (row.view(np.uint64) < npix) & m
     n2 = npix * npix
     flat = row * npix + col
     flat += (rows * n2)[:, None]
     flat = np.where(inside, flat, M * n2)  # dump bin
-    img = np.bincount(flat.ravel(), weights=pt.ravel(), minlength=M * n2 + 1)[: M * n2]
-    img = img.reshape(M, npix, npix)
-    if normalise:
-        s_in = img.sum(axis=(1, 2))
-        img *= np.divide(1.0, s_in, out=np.zeros_like(s_in), where=s_in > 0)[:, None, None]
-    return img
+    w = pt
+    if normalise:  # unit sum over the pixels: scale the weights, not the (larger) image
+        s_in = np.einsum("ij,ij->i", pt, inside)
+        w = pt * np.divide(1.0, s_in, out=np.zeros_like(s_in), where=s_in > 0)[:, None]
+    img = np.bincount(flat.ravel(), weights=w.ravel(), minlength=M * n2 + 1)[: M * n2]
+    return img.reshape(M, npix, npix)
 
 
 def _pixel_coordinates(xp: Any, x: Any, m: Any, npix: int, extent: float, centre: str,
@@ -260,9 +293,9 @@ def _images_torch(x, m, npix, extent, centre, rotate, flip, power, sigma, normal
         raise RuntimeError(f"device {device!r} requested but CUDA is not available")
     out = np.empty((len(x), npix, npix), dtype=dtype)
     smooth = torch.as_tensor(gaussian_matrix(npix, sigma), device=dev) if sigma > 0 else None
-    for s in range(0, len(x), CHUNK):
-        xt = torch.as_tensor(x[s:s + CHUNK], device=dev)
-        mt = torch.as_tensor(m[s:s + CHUNK], device=dev)
+    for s in range(0, len(x), TORCH_CHUNK):
+        xt = torch.as_tensor(x[s:s + TORCH_CHUNK], device=dev)
+        mt = torch.as_tensor(m[s:s + TORCH_CHUNK], device=dev)
         w, row, col = _pixel_coordinates(torch, xt, mt, npix, extent, centre, rotate, flip,
                                          normalise)
         M = len(xt)
@@ -270,5 +303,5 @@ def _images_torch(x, m, npix, extent, centre, rotate, flip, power, sigma, normal
         img = torch.zeros(M * npix * npix, dtype=torch.float64, device=dev)
         img.index_add_(0, flat.reshape(-1), w.reshape(-1))
         img = _postprocess(torch, img.reshape(M, npix, npix), power, smooth, normalise)
-        out[s:s + CHUNK] = img.cpu().numpy()
+        out[s:s + TORCH_CHUNK] = img.cpu().numpy()
     return out

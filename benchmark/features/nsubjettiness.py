@@ -41,8 +41,10 @@ __all__ = ["nsubjettiness", "tau_ratios", "jet_four_vector", "exclusive_kt_axes"
 
 #: FastJet's JetDefinition::max_allowable_R: the kT radius used to find exclusive axes.
 KT_AXES_R = 1000.0
-#: jets per clustering batch (bounds memory: numpy backend holds (batch, P, P) float64)
+#: jets per clustering batch on CPU (the (batch, P) work arrays stay small)
 BATCH = 4096
+#: jets per batch for the torch backend (one batch = ~P lock-step merge steps on the device)
+TORCH_BATCH = 131072
 
 
 def nsubjettiness(
@@ -75,8 +77,9 @@ def nsubjettiness(
     for g in range(2, n_max + 2):
         members = np.nonzero(group == g)[0]
         ns = list(range(1, g))
-        for start in range(0, len(members), BATCH):
-            rows = members[start:start + BATCH]
+        step = TORCH_BATCH if backend == "torch" else BATCH
+        for start in range(0, len(members), step):
+            rows = members[start:start + step]
             xb, mb = _compact(x[rows], m[rows])
             for n, axes in zip(ns, exclusive_kt_axes(xb, mb, ns, backend=backend, device=device)):
                 out[rows, n - 1] = taus_from_axes(xb, mb, axes, beta, R)
@@ -301,7 +304,8 @@ def _cluster(ops: Any, mom: Any, alive: Any, ns: list[int]) -> list[np.ndarray]:
     # initial nearest neighbours, in slices to bound the (slice, P, P) temporary
     nn_d = kt2 * 0.0 + inf
     nn_j = (kt2 * 0).long() if hasattr(kt2, "long") else np.zeros((M, P), dtype=np.int64)
-    step = max(1, (1 << 22) // max(P * P, 1))
+    on_gpu = isinstance(ops, _TorchOps) and alive.device.type != "cpu"
+    step = max(1, (1 << (26 if on_gpu else 22)) // max(P * P, 1))
     for s in range(0, M, step):
         sl = slice(s, s + step)
         d = _dr2(y[sl, :, None], phi[sl, :, None], y[sl, None, :], phi[sl, None, :])
