@@ -47,24 +47,42 @@ def clean(
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
     x, m = as_per_jet(constituents, mask)
-    # per particle: all 4 isfinite bytes set <=> the 4 bytes read as one uint32 equal 0x01010101
-    fin4 = np.ascontiguousarray(np.isfinite(x))
-    finite = fin4.view(np.uint32)[..., 0] == 0x01010101
+    finite = _finite(x)
     bad = m & ~finite
     if bad.any():
         if on_invalid == "raise":
-            jets = np.unique(np.nonzero(bad)[0])
-            raise ValueError(
-                f"{int(bad.sum())} real constituents in {len(jets)} jets "
-                f"(first: jet {first_jet + int(jets[0])}) have non-finite (NaN/inf) components; "
-                "fix the input or pass on_invalid='drop'"
-            )
+            _raise_non_finite(bad, first_jet)
         m = m & finite
     m = m & (x[..., 0] > 0)
     out = x.astype(np.float64, copy=True)
     if not m.all():
         np.copyto(out, 0.0, where=~m[..., None])
     return out, m
+
+
+def _finite(x: np.ndarray) -> np.ndarray:
+    """(M, P) True where all 4 components are finite (one isfinite pass, read 4 bytes as uint32)."""
+    fin4 = np.ascontiguousarray(np.isfinite(x))
+    return fin4.view(np.uint32)[..., 0] == 0x01010101
+
+
+def _raise_non_finite(bad: np.ndarray, first_jet: int = 0) -> None:
+    jets = np.unique(np.nonzero(bad)[0])
+    raise ValueError(
+        f"{int(bad.sum())} real constituents in {len(jets)} jets "
+        f"(first: jet {first_jet + int(jets[0])}) have non-finite (NaN/inf) components; "
+        "fix the input or pass on_invalid='drop'"
+    )
+
+
+def check_finite(constituents: np.ndarray, mask: np.ndarray, on_invalid: str = "raise") -> None:
+    """Validate ``on_invalid`` and, for ``"raise"``, raise on non-finite real particles."""
+    if on_invalid not in ON_INVALID:
+        raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+    if on_invalid == "raise":
+        bad = mask & ~_finite(constituents)
+        if bad.any():
+            _raise_non_finite(bad)
 
 
 def four_momenta(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

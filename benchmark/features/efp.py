@@ -30,7 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.features.constituents import clean, four_momenta, rapidity, wrap_phi
+from benchmark.features.constituents import (
+    as_per_jet,
+    check_finite,
+    clean,
+    four_momenta,
+    rapidity,
+    wrap_phi,
+)
 
 Graph = Sequence[tuple[int, int]]
 
@@ -59,6 +66,8 @@ PRIME_NAMES = ["e1", "e2", "e3", "p2", "de", "tri", "star", "p3"]
 
 #: jets x P^2 elements per CPU chunk (keeps the P x P temporaries in cache)
 CHUNK_ELEMENTS = 80_000
+#: jets per outer block (input cleaning and per-particle inputs)
+OUTER_BLOCK = 256
 #: elements per GPU chunk
 GPU_CHUNK_ELEMENTS = 1 << 26
 
@@ -92,11 +101,11 @@ def efp(
         values, zsum = _run_torch(constituents, mask, kappa, normed, on_invalid, need, generic, beta,
                                   keys, device)
     else:
-        x, m = clean(constituents, mask, on_invalid)
-        z, y, phi, mult = _particles(x, m, kappa, normed)
-        values = {k: np.zeros(len(x)) for k in keys}
-        _run_numpy(z, y, phi, mult, need, generic, beta, values, n_threads)
-        zsum = z.sum(axis=1)
+        x0, m0 = as_per_jet(constituents, mask)
+        check_finite(x0, m0, on_invalid)
+        values = {k: np.zeros(len(x0)) for k in keys}
+        zsum = np.zeros(len(x0))
+        _run_numpy(x0, m0, kappa, normed, need, generic, beta, values, zsum, n_threads)
     M = len(zsum)
     out = np.empty((M, len(graphs)))
     for col, plan in enumerate(plans):
@@ -224,29 +233,39 @@ def _chunks(order: np.ndarray, mult: np.ndarray, elements: int) -> list[tuple[np
 
 
 # -- numpy kernel -----------------------------------------------------------------------------
-def _run_numpy(z, y, phi, mult, need, generic, beta, values, n_threads) -> None:
-    order = np.argsort(mult, kind="stable")  # chunks of jets with similar multiplicity
-    nonempty = order[mult[order] > 0]  # empty jets stay 0
-    chunks = _chunks(nonempty, mult, CHUNK_ELEMENTS)
+def _run_numpy(x0, m0, kappa, normed, need, generic, beta, values, zsum, n_threads) -> None:
+    """Jets in multiplicity order, in outer blocks (clean + per-particle inputs, sized to stay in
+    cache) split into kernel chunks of ~CHUNK_ELEMENTS; blocks are shared among threads."""
+    est = (m0 & (x0[..., 0] > 0)).sum(axis=1)  # multiplicity before dropping non-finite entries
+    order = np.argsort(est, kind="stable")
+    order = order[est[order] > 0]  # empty jets stay 0
+    blocks = [order[i:i + OUTER_BLOCK] for i in range(0, len(order), OUTER_BLOCK)]
     if n_threads is None:
         try:
             n_threads = len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - non-Linux
             n_threads = os.cpu_count() or 1
-    n_threads = max(1, min(int(n_threads), len(chunks)))
+    n_threads = max(1, min(int(n_threads), len(blocks)))
 
-    def work(chunk_list):
+    def work(block_list):
         bufs: dict[tuple, np.ndarray] = {}
-        for rows, p in chunk_list:
-            res = _kernel_numpy(z[rows, :p], y[rows, :p], phi[rows, :p], need, generic, beta, bufs)
-            for k, v in res.items():
-                values[k][rows] = v
+        for rows in block_list:
+            x, m = clean(x0[rows], m0[rows], "drop")  # non-finite input was handled already
+            z, y, phi, mult = _particles(x, m, kappa, normed)
+            zsum[rows] = z.sum(axis=1)
+            local = np.argsort(mult, kind="stable")
+            local = local[mult[local] > 0]
+            for sub, p in _chunks(local, mult, CHUNK_ELEMENTS):
+                res = _kernel_numpy(z[sub, :p], y[sub, :p], phi[sub, :p], need, generic, beta, bufs)
+                for k, v in res.items():
+                    values[k][rows[sub]] = v
 
     if n_threads == 1:
-        work(chunks)
+        work(blocks)
     else:
         with ThreadPoolExecutor(n_threads) as pool:
-            list(pool.map(work, [chunks[t::n_threads] for t in range(n_threads)]))
+            for f in [pool.submit(work, blocks[t::n_threads]) for t in range(n_threads)]:
+                f.result()
 
 
 def _buf(bufs: dict, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
