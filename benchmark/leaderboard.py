@@ -136,7 +136,8 @@ def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[An
     rows, data = [], []
     for e in sorted(entries, key=lambda e: (e.source, e.injection or 0, -(e.summary(cols[0])["median"] or 0))):
         summaries = {c: e.summary(c) for c in cols}
-        paper = reported.get(e.scorer.split("@")[0], {})
+        names = {e.scorer.split("@")[0]} | {r["job"].get("scorer_name") for r in e.records}
+        paper = next((reported[n] for n in names if n in reported), {})
         paper_text = ", ".join(f"{k}={v}" for k, v in paper.items() if k != "source") or ""
         status = "incomplete: " + "; ".join(e.incomplete_reasons) if e.incomplete_reasons else "ok"
         rows.append([e.scorer, e.source, "" if e.injection is None else e.injection,

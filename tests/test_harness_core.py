@@ -281,7 +281,8 @@ def test_leaderboard_tables_plots_and_flags(synth_registry, tmp_path):
     by = {row["scorer"]: row for row in table}
     assert by["MassScorer"]["metrics"]["auc"]["n"] == 3 and by["MassScorer"]["status"] == "ok"
     assert by["random"]["status"].startswith("incomplete: 2/3 seeds")
-    assert by["MassScorer"]["paper"] == {}  # reported figures are keyed by scorer name
+    assert by["MassScorer"]["paper"]["auc"] == 0.9  # reported figures are keyed by the scorer's info.name
+    assert by["random"]["paper"] == {}
     md = (out / "synth__unsup.md").read_text()
     assert "MassScorer" in md and "±" in md
     assert (out / "plots" / "synth__unsup-roc.png").stat().st_size > 1000
