@@ -121,6 +121,7 @@ def test_bench_images(benchmark):
     jet_images(x[:100], mask[:100])  # warm up
     t_same = _best(lambda: jet_images(x, mask, **kw), rounds)
     t_full = _best(lambda: jet_images(x, mask), rounds)
+    t_one = _best(lambda: jet_images(x, mask, n_threads=1), rounds)
     t_smooth = _best(lambda: jet_images(x, mask, power=0.5, sigma=1.0), rounds)
     same = jet_images(xa, mask[:n_anchor], dtype=np.float64, **kw)
     np.testing.assert_allclose(same, ref[:, ::-1], atol=1e-12)
@@ -129,6 +130,8 @@ def test_bench_images(benchmark):
     _report(benchmark, {
         "jets": n, "constituents": P, "anchor_jets_per_s": round(anchor_rate, 1),
         "jets_per_s": round(n / t_full, 1), "ratio": round(n / t_full / anchor_rate, 2),
+        "jets_per_s_1thread": round(n / t_one, 1),
+        "ratio_1thread": round(n / t_one / anchor_rate, 2),
         "jets_per_s_same_steps": round(n / t_same, 1),
         "ratio_same_steps": round(n / t_same / anchor_rate, 2),
         "jets_per_s_sqrt_smoothed": round(n / t_smooth, 1),

@@ -231,8 +231,9 @@ FLIP_TOL = 1e-9
 
 def _side_balance(xp: Any, w: Any, c: Any) -> Any:
     """sum of w over c > 0 minus over c < 0 (|c| <= FLIP_TOL counts as 0), per jet."""
-    side = (c > FLIP_TOL).to(w.dtype) - (c < -FLIP_TOL).to(w.dtype) if xp is not np else \
-        (c > FLIP_TOL).astype(w.dtype) - (c < -FLIP_TOL)
+    if xp is np:
+        return np.einsum("ij,ij->i", w, c > FLIP_TOL) - np.einsum("ij,ij->i", w, c < -FLIP_TOL)
+    side = (c > FLIP_TOL).to(w.dtype) - (c < -FLIP_TOL).to(w.dtype)
     return (w * side).sum(1)
 
 
@@ -251,18 +252,28 @@ def _histogram(w: np.ndarray, row: np.ndarray, col: np.ndarray, npix: int) -> np
 
 def _postprocess(xp: Any, img: Any, power: float, smooth: Any, normalise: bool) -> Any:
     if power != 1:
-        img = img**power
+        if xp is np:
+            np.power(img, power, out=img, where=img > 0)  # images are sparse: skip zeros
+        else:
+            img = img**power
         if normalise:
             img = _unit_sum(xp, img)
     if smooth is not None:
-        img = smooth @ img @ smooth.T
+        if xp is np:
+            img = np.matmul(np.matmul(smooth, img), np.ascontiguousarray(smooth.T))
+        else:
+            img = smooth @ img @ smooth.T
         if normalise:
             img = _unit_sum(xp, img)
     return img
 
 
 def _unit_sum(xp: Any, img: Any) -> Any:
-    s = img.sum((1, 2))[:, None, None] if xp is not np else img.sum(axis=(1, 2))[:, None, None]
+    if xp is np:
+        s = img.sum(axis=(1, 2))
+        img *= np.divide(1.0, s, out=np.zeros_like(s), where=s > 0)[:, None, None]
+        return img
+    s = img.sum((1, 2))[:, None, None]
     return xp.where(s > 0, img / xp.where(s > 0, s, 1.0 + 0.0 * s), 0.0 * img)
 
 
