@@ -79,3 +79,20 @@ def test_standardiser_ignores_padding():
         Standardiser().transform(data)
     with pytest.raises(ValueError):
         Standardiser().fit(data, np.zeros_like(mask))
+
+
+def test_no_jets_and_no_particle_slots():
+    from benchmark.features.efp import efp
+    from benchmark.features.images import jet_images
+    from benchmark.features.nsubjettiness import nsubjettiness
+    from benchmark.features.observables import jet_observables
+
+    none = (np.zeros((0, 5, 4), np.float32), np.zeros((0, 5), bool))
+    assert efp(*none).shape == (0, 8)
+    assert jet_images(*none).shape == (0, 40, 40)
+    assert nsubjettiness(*none).shape == (0, 3)
+    assert jet_observables(*none).shape == (0, 4)
+    slotless = (np.zeros((3, 0, 4), np.float32), np.zeros((3, 0), bool))
+    for out in (efp(*slotless), jet_images(*slotless), nsubjettiness(*slotless),
+                jet_observables(*slotless), jet_four_vector(*slotless)):
+        assert len(out) == 3 and np.all(out == 0)

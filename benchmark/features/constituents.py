@@ -32,6 +32,9 @@ def as_per_jet(constituents: np.ndarray, mask: np.ndarray | None) -> tuple[np.nd
         if m.shape != x.shape[:2]:
             raise ValueError(f"mask shape {m.shape} does not match constituents {x.shape[:2]}")
         m = m.astype(bool, copy=False)
+    if x.shape[1] == 0:  # no particle slots at all: one padded slot, so every jet is "empty"
+        x = np.zeros((x.shape[0], 1, 4), dtype=x.dtype)
+        m = np.zeros((x.shape[0], 1), dtype=bool)
     return x, m
 
 

@@ -68,6 +68,8 @@ PRIME_NAMES = ["e1", "e2", "e3", "p2", "de", "tri", "star", "p3"]
 CHUNK_ELEMENTS = 80_000
 #: jets per outer block (input cleaning and per-particle inputs)
 OUTER_BLOCK = 256
+#: jets per torch block (bounds device memory; each block is moved, prepared and reduced alone)
+TORCH_BLOCK = 1 << 20
 #: elements per GPU chunk
 GPU_CHUNK_ELEMENTS = 1 << 26
 
@@ -98,8 +100,13 @@ def efp(
     generic = [comp for plan in plans for comp in plan if not isinstance(comp, str)]
     keys = sorted(need) + [_gkey(g) for g in generic]
     if device is not None:
-        values, zsum = _run_torch(constituents, mask, kappa, normed, on_invalid, need, generic, beta,
-                                  keys, device)
+        x0, m0 = as_per_jet(constituents, mask)
+        check_finite(x0, m0, on_invalid)
+        parts = [_run_torch(x0[s:s + TORCH_BLOCK], m0[s:s + TORCH_BLOCK], kappa, normed, need,
+                            generic, beta, keys, device)
+                 for s in range(0, max(len(x0), 1), TORCH_BLOCK)]
+        values = {k: np.concatenate([p[0][k] for p in parts]) for k in keys}
+        zsum = np.concatenate([p[1] for p in parts])
     else:
         x0, m0 = as_per_jet(constituents, mask)
         check_finite(x0, m0, on_invalid)
@@ -393,25 +400,17 @@ def _einsum_graph(xp: Any, z: Any, th: Any, graph: tuple) -> Any:
 
 
 # -- torch kernel -----------------------------------------------------------------------------
-def _run_torch(constituents, mask, kappa, normed, on_invalid, need, generic, beta, keys, device):
-    """The whole pipeline on ``device``: input checks, per-particle inputs, chunked kernel."""
+def _run_torch(x0, m0, kappa, normed, need, generic, beta, keys, device):
+    """One block on ``device``: per-particle inputs and the chunked kernel (input already checked;
+    non-finite real particles are dropped here)."""
     import torch
-
-    from benchmark.features.constituents import as_per_jet
 
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} requested but CUDA is not available")
-    x0, m0 = as_per_jet(constituents, mask)
-    x = torch.as_tensor(x0, device=dev).to(torch.float64)
-    m = torch.as_tensor(m0, device=dev)
+    x = torch.as_tensor(np.ascontiguousarray(x0), device=dev).to(torch.float64)
+    m = torch.as_tensor(np.ascontiguousarray(m0), device=dev)
     finite = torch.isfinite(x).all(-1)
-    bad = m & ~finite
-    if bool(bad.any()):
-        if on_invalid == "raise":
-            clean(x0, m0, "raise")  # raises with the standard message
-        elif on_invalid != "drop":
-            raise ValueError(f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}")
     m = m & finite & (x[..., 0] > 0)
     x = torch.where(m[..., None], x, torch.zeros((), dtype=x.dtype, device=dev))
     mult = m.sum(1)
