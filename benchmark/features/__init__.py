@@ -151,6 +151,9 @@ def _stored_nsubjettiness(events: Any, jet: int | None, **params: Any) -> np.nda
     taus = np.asarray(events["jet_nsubjettiness"], dtype=np.float64)
     if jet is not None:
         taus = taus[:, int(jet)]
+    if not np.isfinite(taus).all():
+        raise ValueError("the stored jet_nsubjettiness has non-finite values "
+                         f"({int((~np.isfinite(taus)).sum())} entries)")
     return _with_ratios(taus)
 
 

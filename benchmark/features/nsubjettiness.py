@@ -7,8 +7,9 @@ Definition (Thaler & Van Tilburg, normalised measure with fixed jet radius)::
 with dR^2 = (y_i - y_a)^2 + dphi^2 in rapidity-azimuth (as FastJet's ``squared_distance``; y = eta
 for massless particles) and axes a_1..a_N = the N exclusive jets of a kT clustering of the jet's
 constituents (E-scheme recombination, R = FastJet's ``max_allowable_R`` = 1000, i.e. no beam
-distance, no axis minimisation) -- the "KT_Axes" choice of FastJet contrib's Nsubjettiness, which
-is what the LHC Olympics feature files use. ``R`` enters only through d0; with R = 1 d0 = sum pt.
+distance, no axis minimisation) -- the "KT_Axes" choice of FastJet contrib's Nsubjettiness (that
+the official LHC Olympics feature files used exactly this choice and normalisation is not
+verified). ``R`` enters only through d0; with R = 1, d0 = sum pt.
 
 Edge cases (all finite, never NaN):
 
