@@ -43,7 +43,7 @@ def test_local_pool_equals_sequential_and_resumes(synth_registry, tmp_path):
 
 def test_local_pool_isolated_failure_does_not_stop_the_run(synth_registry, tmp_path):
     jobs = _suite(tmp_path) + jobs_for_suite("tiny", [f"{MIS}:NaNs"], results_dir=tmp_path, seeds=1, n_boot=0)
-    s = run_with("local", jobs, ExecutorOptions(workers=2, progress=False, isolation=Limits(time_s=60, memory_mb=4000)))
+    s = run_with("local", jobs, ExecutorOptions(workers=2, progress=False, isolation=Limits(time_s=600, memory_mb=8000)))
     assert len(s.done) == 4 and len(s.failed) == 2
     fails = [json.loads(x) for x in (tmp_path / "failures.jsonl").read_text().splitlines()]
     assert {f["cause"] for f in fails} == {"bad_output"}
@@ -59,7 +59,7 @@ def local_cluster(synth_registry):
 
 
 def test_dask_local_cluster_equals_local_executor(local_cluster, tmp_path):
-    opts = ExecutorOptions(workers=2, progress=False, isolation=Limits(time_s=120, memory_mb=4000))
+    opts = ExecutorOptions(workers=2, progress=False, isolation=Limits(time_s=600, memory_mb=8000))
     d = run_with("dask", _suite(tmp_path / "dask"), opts, scheduler=local_cluster.scheduler_address)
     assert len(d.done) == 4 and not d.failed
     local = run_with("local", _suite(tmp_path / "local"), ExecutorOptions(workers=1, progress=False))
