@@ -13,6 +13,9 @@ How a generated class is produced (:func:`generate_dataset`):
   metadata; a later run reuses every chunk whose metadata matches (same recipe version, seed,
   size, settings, detector, versions) and only generates the missing ones -- an interrupted run
   resumes where it stopped.
+* Constituents are stored rounded to :data:`STORAGE_BITS` (12 significant bits for pT and E,
+  multiples of 2**-12 for eta and phi): far below the detector resolution, and three times
+  smaller files. Jets, masses, N-subjettiness and mjj are computed before the rounding.
 * When all chunks of a class exist they are merged (:func:`benchmark.events.merge_event_files`)
   into ``out_dir/<class>.h5`` whose ``meta`` records recipe, settings, selection, seed, chunk
   size, software versions, detector parameters, cross section and selection efficiency.
@@ -477,6 +480,8 @@ def generate_dataset(
             from benchmark.registry import unknown_name
 
             raise unknown_name(f"class of recipe {recipe.name!r}", cls, list(recipe.classes))
+    if isinstance(events, Mapping) and set(classes) - set(events):
+        raise ValueError(f"no event count for classes {sorted(set(classes) - set(events))} in {dict(events)}")
     counts = {cls: int(events[cls] if isinstance(events, Mapping) else events) for cls in classes}
     if any(n <= 0 for n in counts.values()):
         raise ValueError(f"event counts must be positive, got {counts}")
@@ -583,6 +588,45 @@ def _drain(q: Any, update: Callable[[int], Any]) -> None:
             return
         except (OSError, EOFError, ValueError):
             return
+
+
+# -- shipped samples -------------------------------------------------------------------------------
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+
+
+def sample_manifest(samples_dir: Path = SAMPLES_DIR) -> dict[str, Any]:
+    """Manifest of the shipped samples ``<dataset>/<class>.h5``: recipe, seed, versions, counts, sha256."""
+    import h5py
+
+    from benchmark.store import file_checksum
+
+    datasets: dict[str, Any] = {}
+    total = 0
+    for path in sorted(Path(samples_dir).glob("*/*.h5")):
+        with h5py.File(path, "r") as f:
+            meta = json.loads(f.attrs.get("meta", "{}"))
+            n = int(f["event_id"].shape[0])
+        size = path.stat().st_size
+        total += size
+        entry = datasets.setdefault(path.parent.name, {
+            "recipe": meta.get("recipe"), "recipe_version": meta.get("recipe_version"),
+            "source_version": meta.get("source_version"), "seed": meta.get("seed"),
+            "chunk_size": meta.get("chunk_size"), "versions": meta.get("versions"), "classes": {}})
+        entry["classes"][path.stem] = {
+            "file": f"{path.parent.name}/{path.name}", "n_events": n, "bytes": size,
+            "sha256": file_checksum(path), "n_generated": meta.get("n_generated"),
+            "efficiency": meta.get("efficiency"), "sigma_gen_mb": meta.get("sigma_gen_mb"),
+            "recipe_fingerprint": meta.get("recipe_fingerprint"),
+        }
+    return {"format": 1, "total_bytes": total, "datasets": datasets}
+
+
+def write_manifest(samples_dir: Path = SAMPLES_DIR) -> Path:
+    from benchmark.store import write_json
+
+    path = Path(samples_dir) / "MANIFEST.json"
+    write_json(path, sample_manifest(samples_dir))
+    return path
 
 
 def _check_registry_listing(recipe: Recipe, spec: Any) -> None:
