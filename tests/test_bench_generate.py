@@ -27,8 +27,11 @@ def test_generation_rate(benchmark, recipe, cls):
     benchmark.extra_info.update({
         "recipe": recipe, "class": cls, "rows": ROWS, "workers": 1,
         "generated_events": result.n_generated,
-        "selection_efficiency": ROWS / result.n_generated,
+        "selection_efficiency": result.n_passed / result.n_generated,
         "rows_per_s_per_worker": ROWS / result.seconds,
         "generated_events_per_s_per_worker": result.n_generated / result.seconds,
+        "generated_events_per_s_per_worker_excl_init":
+            result.n_generated / max(result.seconds - result.init_seconds, 1e-9),
         "seconds_incl_init": result.seconds,
+        "init_seconds": result.init_seconds,
     })

@@ -12,7 +12,8 @@ How a generated class is produced (:func:`generate_dataset`):
 * Each chunk is written atomically to ``out_dir/.parts/<class>/chunk_<k>.h5`` with its own
   metadata; a later run reuses every chunk whose metadata matches (same recipe version, seed,
   size, settings, detector, versions) and only generates the missing ones -- an interrupted run
-  resumes where it stopped.
+  resumes where it stopped. The chunk files are kept after the merge, so asking later for more
+  events of the same recipe and seed only generates the new chunks.
 * Constituents are stored rounded to :data:`STORAGE_BITS` (12 significant bits for pT and E,
   multiples of 2**-12 for eta and phi): far below the detector resolution, and three times
   smaller files. Jets, masses, N-subjettiness and mjj are computed before the rounding.
@@ -307,12 +308,21 @@ def quantize_constituents(constituents: np.ndarray) -> np.ndarray:
 # -- one chunk -------------------------------------------------------------------------------------
 @dataclass
 class ChunkResult:
+    """Rows of one chunk and its bookkeeping.
+
+    ``n_passed`` counts every row that passed the selection in the generated batches (the last
+    batch may give more than needed), so ``n_passed / n_generated`` is the selection efficiency;
+    ``seconds`` includes ``init_seconds`` (Pythia set-up and ``init()``).
+    """
+
     arrays: dict[str, np.ndarray]
     n_generated: int
     n_batches: int
     sigma_gen_mb: float
     sigma_err_mb: float
     seconds: float
+    n_passed: int = 0
+    init_seconds: float = 0.0
 
 
 def generate_chunk(recipe: Recipe | str, cls: str, index: int, n_rows: int, seed: int,
@@ -322,9 +332,10 @@ def generate_chunk(recipe: Recipe | str, cls: str, index: int, n_rows: int, seed
     t0 = time.perf_counter()
     pythia_seed, entropy = chunk_seeds(recipe.name, seed, cls, index)
     py = make_pythia(recipe, cls, pythia_seed)
+    init_seconds = time.perf_counter() - t0
     charge_of = _ChargeTable(py.particleData)
     pieces: list[dict[str, np.ndarray]] = []
-    have = generated = batches = 0
+    have = generated = batches = passed = 0
     limit = recipe.max_trials_per_row * max(n_rows, 1)
     while have < n_rows:
         batch = py.nextBatch(recipe.batch_events, NEXT_BATCH_ERROR_FACTOR)
@@ -333,6 +344,7 @@ def generate_chunk(recipe: Recipe | str, cls: str, index: int, n_rows: int, seed
         rows.pop("_event")
         batches += 1
         generated += len(batch)
+        passed += len(rows["weights"])
         n_new = min(len(rows["weights"]), n_rows - have)
         if n_new:
             pieces.append({k: v[:n_new] for k, v in rows.items()})
@@ -349,7 +361,7 @@ def generate_chunk(recipe: Recipe | str, cls: str, index: int, n_rows: int, seed
     arrays["constituents"] = quantize_constituents(arrays["constituents"])
     info = py.infoPython()
     return ChunkResult(arrays, generated, batches, float(info.sigmaGen()), float(info.sigmaErr()),
-                       time.perf_counter() - t0)
+                       time.perf_counter() - t0, passed, init_seconds)
 
 
 # -- bookkeeping -----------------------------------------------------------------------------------
@@ -427,7 +439,7 @@ def _run_task(task: _Task, progress: Callable[[int], None] | None = None) -> dic
 
     res = generate_chunk(recipe, task.cls, task.index, task.n_rows, task.seed, progress)
     meta = chunk_meta(recipe, task.dataset, task.cls, task.index, task.n_rows, task.seed, task.chunk_size)
-    meta.update({"n_generated": res.n_generated, "n_batches": res.n_batches,
+    meta.update({"n_generated": res.n_generated, "n_batches": res.n_batches, "n_passed": res.n_passed,
                  "sigma_gen_mb": res.sigma_gen_mb, "sigma_err_mb": res.sigma_err_mb,
                  "seconds": round(res.seconds, 3)})
     ids = make_event_ids(f"{task.dataset}/generated/{task.cls}", task.n_rows, task.index * task.chunk_size)
@@ -530,6 +542,7 @@ def _merged_meta(recipe: Recipe, dataset: str, cls: str, seed: int, chunk_size: 
                  metas: list[dict[str, Any]]) -> dict[str, Any]:
     n_rows = sum(m["n_rows"] for m in metas)
     n_gen = sum(m.get("n_generated", 0) for m in metas)
+    n_passed = sum(m.get("n_passed", m["n_rows"]) for m in metas)
     sigma = (sum(m.get("sigma_gen_mb", 0.0) * m.get("n_generated", 0) for m in metas) / n_gen) if n_gen else 0.0
     spec = recipe.classes[cls]
     return {
@@ -541,8 +554,8 @@ def _merged_meta(recipe: Recipe, dataset: str, cls: str, seed: int, chunk_size: 
         "seed": seed, "chunk_size": chunk_size, "n_chunks": len(metas), "n_events": n_rows,
         "pythia_seeds": [m["pythia_seed"] for m in metas], "batch_events": recipe.batch_events,
         "versions": metas[0]["versions"] if metas else software_versions(),
-        "n_generated": n_gen, "efficiency": (n_rows / n_gen) if n_gen else None,
-        "sigma_gen_mb": sigma, "sigma_selected_pb": sigma * 1e9 * (n_rows / n_gen) if n_gen else None,
+        "n_generated": n_gen, "efficiency": (n_passed / n_gen) if n_gen else None,
+        "sigma_gen_mb": sigma, "sigma_selected_pb": sigma * 1e9 * (n_passed / n_gen) if n_gen else None,
         "event_id_namespace": f"{dataset}/generated/{cls}",
     }
 
