@@ -134,7 +134,7 @@ def _jet_masses(o: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def test_lhco_signal_masses_and_mjj():
     sig = obs("lhco", "signal")
     light, heavy = _jet_masses(sig)
-    assert 85 <= mass_peak(light, 0, 700) <= 120
+    assert 90 <= mass_peak(light, 0, 700) <= 130  # Y(100) plus radiation caught by the R=1 jet
     assert 470 <= mass_peak(heavy, 0, 700) <= 530
     assert 3300 <= np.median(sig["mjj"]) <= 3700
     assert 3200 <= mass_peak(sig["mjj"], 1500, 6000, width=100) <= 3700
@@ -152,4 +152,4 @@ def test_lhco_background_fills_the_sidebands():
     sb_high = (mjj > 3700) & (mjj < 5000)
     assert sb_low.sum() > 3000 and sr.sum() > 400 and sb_high.sum() > 300
     light, heavy = _jet_masses(bkg)
-    assert np.median(light) < 150 and mass_peak(heavy, 0, 700) < 200
+    assert np.median(light) < 150 and mass_peak(heavy, 0, 700) < 250
