@@ -71,9 +71,11 @@ class ScorerFailure(RuntimeError):
 
 # -- parent side -----------------------------------------------------------------------------------
 def _hidden_paths(job: Any) -> list[str]:
+    from benchmark.data import SAMPLES_DIR
     from benchmark.store import data_root
 
-    paths = {str(Path(data_root()).resolve()), str(Path(job.results_dir).resolve())}
+    # The shipped samples are class files too (<dataset>/<class>.h5): hidden like the cache.
+    paths = {str(Path(data_root()).resolve()), str(Path(job.results_dir).resolve()), str(SAMPLES_DIR.resolve())}
     if os.environ.get("LHCAD_REGISTRY"):
         paths.add(str(Path(os.environ["LHCAD_REGISTRY"]).resolve().parent))
     return sorted(p for p in paths if Path(p).is_dir())
