@@ -56,3 +56,21 @@ class Standardiser:
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return (x - self.mean_) / self.std_
+
+
+def boosted_trees(params: dict, seed: int, **extra: object):  # type: ignore[no-untyped-def]
+    """Histogram gradient-boosted trees configured from a baseline's params (shared by the
+    supervised reference and CWoLa, which differ only in what they label 1 and 0)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=int(params["max_iter"]), learning_rate=float(params["learning_rate"]),
+        max_leaf_nodes=int(params["max_leaf_nodes"]), early_stopping=False, random_state=seed, **extra,
+    )
+
+
+def classifier_logit(clf, x: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """log(p / (1 - p)) of a binary classifier: monotonic in p, but keeps the ranking of events
+    whose probabilities saturate near 0 or 1 instead of collapsing them into ties."""
+    p = clf.predict_proba(x)[:, 1]
+    return np.log(np.clip(p, 1e-12, None)) - np.log(np.clip(1 - p, 1e-12, None))

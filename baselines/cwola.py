@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-
-from baselines.common import tabular_features
+from baselines.common import boosted_trees, classifier_logit, tabular_features
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
 from benchmark.events import EventSet
 
@@ -33,13 +31,8 @@ class CWoLaHunting(BaseScorer):
         x = np.concatenate([tabular_features(train), tabular_features(context.sideband)])
         y = np.concatenate([np.ones(len(train)), np.zeros(len(context.sideband))])
         w = np.where(y == 1, len(y) / (2 * max(len(train), 1)), len(y) / (2 * max(len(context.sideband), 1)))
-        self._clf = HistGradientBoostingClassifier(
-            max_iter=int(self.params["max_iter"]), learning_rate=float(self.params["learning_rate"]),
-            max_leaf_nodes=int(self.params["max_leaf_nodes"]), l2_regularization=1.0, early_stopping=False,
-            random_state=context.seed,
-        ).fit(x, y, sample_weight=w)
+        self._clf = boosted_trees(self.params, context.seed, l2_regularization=1.0).fit(x, y, sample_weight=w)
         return self
 
     def score(self, events: EventSet) -> np.ndarray:
-        p = self._clf.predict_proba(tabular_features(events))[:, 1]
-        return np.log(np.clip(p, 1e-12, None)) - np.log(np.clip(1 - p, 1e-12, None))
+        return classifier_logit(self._clf, tabular_features(events))

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-
-from baselines.common import tabular_features
+from baselines.common import boosted_trees, classifier_logit, tabular_features
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
 from benchmark.events import EventSet
 
@@ -26,12 +24,8 @@ class SupervisedReference(BaseScorer):
     def fit(self, train: EventSet, *, context: FitContext) -> "SupervisedReference":
         if context.train_labels is None:
             raise ValueError("the supervised reference needs training labels (protocol 'supervised')")
-        self._clf = HistGradientBoostingClassifier(
-            max_iter=int(self.params["max_iter"]), learning_rate=float(self.params["learning_rate"]),
-            max_leaf_nodes=int(self.params["max_leaf_nodes"]), early_stopping=False, random_state=context.seed,
-        ).fit(tabular_features(train), context.train_labels)
+        self._clf = boosted_trees(self.params, context.seed).fit(tabular_features(train), context.train_labels)
         return self
 
     def score(self, events: EventSet) -> np.ndarray:
-        p = self._clf.predict_proba(tabular_features(events))[:, 1]
-        return np.log(np.clip(p, 1e-12, None)) - np.log(np.clip(1 - p, 1e-12, None))
+        return classifier_logit(self._clf, tabular_features(events))

@@ -306,13 +306,7 @@ def plot_task(task: str, entries: list[Entry], out_dir: Path) -> list[Path]:
     ax_roc.set(yscale="log", xlabel=r"$\epsilon_S$", ylabel=r"$1/\epsilon_B$", title=task)
     ax_sic.set(xlabel=r"$\epsilon_S$", ylabel=r"SIC $=\epsilon_S/\sqrt{\epsilon_B}$", title=task)
     for fig, ax, kind in ((fig_roc, ax_roc, "roc"), (fig_sic, ax_sic, "sic")):
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out_dir / f"{name}-{kind}.png"
-        with atomic_write(path, "path") as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-        plt.close(fig)
-        written.append(path)
+        written.append(_save_figure(fig, ax, out_dir / f"{name}-{kind}.png"))
     injected = [e for e in entries if e.injection is not None]
     if injected:
         fig, ax = plt.subplots(figsize=(5.5, 4.5))
@@ -326,11 +320,17 @@ def plot_task(task: str, entries: list[Entry], out_dir: Path) -> list[Path]:
             ax.errorbar(x, med, yerr=[np.subtract(med, lo), np.subtract(hi, med)], marker="o", capsize=3,
                         label=f"{scorer} [{source}]")
         ax.set(xlabel="injected signal events", ylabel="max SIC", title=task)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out_dir / f"{name}-maxsic-vs-injection.png"
-        with atomic_write(path, "path") as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-        plt.close(fig)
-        written.append(path)
+        written.append(_save_figure(fig, ax, out_dir / f"{name}-maxsic-vs-injection.png"))
     return written
+
+
+def _save_figure(fig, ax, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Legend, layout, atomic PNG write, close: the one way every leaderboard plot is saved."""
+    import matplotlib.pyplot as plt
+
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_write(path, "path") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path
