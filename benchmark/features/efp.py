@@ -14,10 +14,11 @@ by the scalar pt sum of the constituents, as energyflow does, not by the jet pt)
 EFP4, the graph meant is the double edge plus a single edge, energyflow's fifth). :data:`ALL_D3`
 are all 13 EFPs with d <= 3 in ``EFPSet('d<=3')`` order (constant, connected and products). Any
 graph with at most 3 edges per connected component is evaluated by a closed formula in
-O(P^2) (O(P^3) for the triangle, one batched matrix product); larger connected graphs fall back
-to a generic einsum (correct, slow).
+O(P^2) (O(P^3) for the triangle: two half-height batched matrix products); larger connected
+graphs fall back to a generic einsum (correct, slow).
 
-Backends: numpy (float64, threads over jet chunks) on CPU, torch when ``device`` is given
+Backends: on the CPU, compiled kernels (:mod:`benchmark.features.efp_kernels`, numba) plus BLAS,
+float64, threads over jet chunks; torch when ``device`` is given
 (``"cuda"`` on a GPU; ``"cpu"`` runs the same torch code, used to test it). Jets are processed in
 chunks of similar multiplicity so padding costs little. Empty jets give 0 for every EFP.
 """
@@ -38,6 +39,9 @@ from benchmark.features.constituents import (
     rapidity,
     wrap_phi,
 )
+from benchmark.features.efp_kernels import moments_kernel as _moments_kernel
+from benchmark.features.efp_kernels import theta_kernel as _theta_kernel
+from benchmark.features.efp_kernels import trace_sums as _trace_sums
 
 Graph = Sequence[tuple[int, int]]
 
@@ -285,96 +289,48 @@ def _buf(bufs: dict, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
     return b
 
 
-def _kernel_numpy(z, y, phi, need, generic, beta, bufs) -> dict:
-    """EFP building blocks for one chunk (B, P).
+#: columns of :func:`_moments_kernel`'s output, in order
+MOMENT_NAMES = ("e1", "e2", "e3", "p2", "de", "star", "p3")
 
-    Preallocated buffers (theta, the complex differences whose memory is then reused for two real
-    temporaries, and one scratch) keep the working set small and avoid page faults per chunk.
+
+def _kernel_numpy(z, y, phi, need, generic, beta, bufs) -> dict:
+    """EFP building blocks for one chunk (B, P) on the CPU.
+
+    The angles and every O(P^2) quantity come from two compiled, vectorised passes (numba), which
+    fuse what would be a dozen whole-array numpy passes; the O(P^3) triangle goes to BLAS.
     """
     B, P = z.shape
-    shape = (B, P, P)
-    th = _buf(bufs, "th", shape)
-    cd = _buf(bufs, "cd", shape, np.complex128)
-    # after th is built, the complex buffer's memory is reused as two contiguous real buffers
-    flat = cd.view(np.float64).reshape(-1)
-    w, uu = flat[: B * P * P].reshape(shape), flat[B * P * P:].reshape(shape)
-    scratch = _buf(bufs, "scratch", shape)
-    if np.abs(phi).max(initial=0.0) <= np.pi / 2:
-        # pairwise phi differences are within [-pi, pi]: no wrap needed
-        c = _buf(bufs, "c", (B, P), np.complex128)
-        c.real, c.imag = y, phi
-        _outer_sub(c, cd)
-        np.abs(cd, out=th)
-    else:
-        tmp = scratch
-        np.subtract(phi[:, :, None], phi[:, None, :], out=tmp)
-        np.abs(tmp, out=tmp)
-        np.subtract(tmp, np.pi, out=tmp)
-        np.abs(tmp, out=tmp)
-        np.subtract(np.pi, tmp, out=tmp)  # wrapped |dphi| = pi - ||dphi| - pi|
-        np.subtract(y[:, :, None], y[:, None, :], out=th)
-        np.hypot(th, tmp, out=th)
+    th = _buf(bufs, "th", (B, P, P))
+    wrap = bool(np.abs(phi).max(initial=0.0) > np.pi / 2)  # else pairwise |dphi| <= pi already
+    _theta_kernel(y, phi, wrap, th)
     if beta != 1:
         np.power(th, beta, out=th)
-    res: dict[str, np.ndarray] = {}
-    zc = z[:, :, None]
-    v1 = np.matmul(th, zc)[..., 0] if need & {"e1", "p2", "de", "star", "p3"} else None
-    if "e1" in need:
-        res["e1"] = np.einsum("bi,bi->b", z, v1)
-    if "p2" in need:
-        res["p2"] = np.einsum("bi,bi,bi->b", z, v1, v1)
-    if "star" in need:
-        res["star"] = np.einsum("bi,bi,bi,bi->b", z, v1, v1, v1)
-    if "p3" in need:
-        u = z * v1
-        res["p3"] = np.einsum("bi,bi->b", u, np.matmul(th, u[:, :, None])[..., 0])
+    w = _buf(bufs, "w", (B, P, P)) if "tri" in need else th
+    moments = _buf(bufs, "moments", (B, len(MOMENT_NAMES)))
+    _moments_kernel(z, th, "tri" in need, w, moments)
+    res: dict[str, np.ndarray] = {
+        name: moments[:, k].copy() for k, name in enumerate(MOMENT_NAMES) if name in need}
     if "tri" in need:
-        np.multiply(th, z[:, None, :], out=w)
         res["tri"] = _triangle(z, th, w, bufs)
-    if need & {"e2", "de", "e3"}:
-        th2 = scratch
-        np.multiply(th, th, out=th2)
-        v2 = np.matmul(th2, zc)[..., 0]
-        if "e2" in need:
-            res["e2"] = np.einsum("bi,bi->b", z, v2)
-        if "de" in need:
-            res["de"] = np.einsum("bi,bi,bi->b", z, v1, v2)
-        if "e3" in need:
-            np.multiply(th2, th, out=th2)
-            res["e3"] = np.einsum("bi,bi->b", z, np.matmul(th2, zc)[..., 0])
     for g in generic:
         res[_gkey(g)] = _einsum_graph(np, z, th, g)
     return res
 
 
-#: row-block size of the blocked triangle product
-TRI_BLOCK = 32
-
-
 def _triangle(z: np.ndarray, th: np.ndarray, w: np.ndarray, bufs: dict) -> np.ndarray:
-    """sum_ijk z_i z_j z_k th_ij th_jk th_ki for a chunk, using the symmetry of the summand.
+    """sum_ijk z_i z_j z_k th_ij th_jk th_ki = trace(W^3), W = th diag(z), with half the flops.
 
-    With W = th diag(z) and U = W W, the summand T_ij = z_i U_ij th_ij is symmetric, so only the
-    row blocks' upper parts U[a, a_start:] are formed (off-diagonal blocks counted twice): about
-    (K + 1) / (2K) of the flops of the full product for K row blocks.
+    Split W into 2 x 2 blocks [[X, Y], [V, Z]]; the cyclic trace gives
+    tr W^3 = tr X^3 + tr Z^3 + 3 tr XYV + 3 tr YZV, so two half-height products
+    X [X Y] and Z [V Z] (P^3 / 2 multiply-adds instead of P^3) and a weighted sum suffice.
     """
     B, P = z.shape
-    total = np.zeros(B)
-    for a0 in range(0, P, TRI_BLOCK):
-        a1 = min(P, a0 + TRI_BLOCK)
-        u = _buf(bufs, f"tri{a0}", (B, a1 - a0, P - a0))
-        np.matmul(w[:, a0:a1, :], w[:, :, a0:], out=u)
-        np.multiply(u, th[:, a0:a1, a0:], out=u)
-        rows = u[:, :, : a1 - a0].sum(axis=2)
-        if a1 < P:
-            rows += 2.0 * u[:, :, a1 - a0:].sum(axis=2)
-        total += np.einsum("bi,bi->b", z[:, a0:a1], rows)
-    return total
-
-
-def _outer_sub(c: np.ndarray, out: np.ndarray) -> None:
-    """out[b, i, j] = c[b, i] - c[b, j]."""
-    np.subtract(c[:, :, None], c[:, None, :], out=out)
+    n = P // 2
+    top = _buf(bufs, "tri_top", (B, n, P))
+    bottom = _buf(bufs, "tri_bottom", (B, P - n, P))
+    np.matmul(w[:, :n, :n], w[:, :n, :], out=top)
+    np.matmul(w[:, n:, n:], w[:, n:, :], out=bottom)
+    return _trace_sums(z, th, top, bottom, n)
 
 
 def _einsum_graph(xp: Any, z: Any, th: Any, graph: tuple) -> Any:
@@ -473,9 +429,7 @@ def _kernel_torch(z, y, phi, need, generic, beta) -> dict:
         u = z * v1
         res["p3"] = (u * torch.bmm(th, u[:, :, None])[..., 0]).sum(1)
     if "tri" in need:
-        w = th * z[:, None, :]
-        res["tri"] = (z * (torch.bmm(w, w) * th).sum(2)).sum(1)
-        del w
+        res["tri"] = _triangle_torch(z, th)
     if need & {"e2", "de", "e3"} or generic:
         th2 = th * th
         v2 = torch.bmm(th2, zc)[..., 0]
@@ -488,3 +442,20 @@ def _kernel_torch(z, y, phi, need, generic, beta) -> dict:
     for g in generic:
         res[_gkey(g)] = _einsum_graph(torch, z, th, g)
     return res
+
+
+def _triangle_torch(z, th):
+    """trace(W^3) with the 2 x 2 block split of :func:`_triangle` (half the flops of W @ W)."""
+    import torch
+
+    P = z.shape[1]
+    n = P // 2
+    w = th * z[:, None, :]
+    top = torch.bmm(w[:, :n, :n], w[:, :n, :]).mul_(th[:, :n, :])
+    weight = torch.full((P,), 3.0, dtype=th.dtype, device=th.device)
+    weight[:n] = 1.0  # top rows: diagonal block once, off-diagonal block three times
+    total = (z[:, :n] * (top @ weight)).sum(1)
+    del top
+    bottom = torch.bmm(w[:, n:, n:], w[:, n:, :]).mul_(th[:, n:, :])
+    weight = 4.0 - weight  # bottom rows: the other way round
+    return total + (z[:, n:] * (bottom @ weight)).sum(1)
