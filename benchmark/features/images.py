@@ -20,7 +20,8 @@ Pipeline per jet, in the (pseudorapidity, azimuth) plane u = eta, v = phi (calor
    renormalises.
 
 An empty jet (or one with no particle inside the image) gives an all-zero image, never NaN.
-numpy on CPU; ``device="cuda"`` (or ``"cpu"``) runs the same steps with torch.
+On the CPU one compiled pass per jet (:mod:`benchmark.features.image_kernels`, numba), then numpy
+for the reweighting and smoothing; ``device="cuda"`` (or ``"cpu"``) runs the same steps with torch.
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.features.constituents import as_per_jet, clean, wrap_phi
+from benchmark.features.constituents import as_per_jet, clean
+from benchmark.features.image_kernels import CENTROID, NONE, PIXEL, pixelise_kernel
 
 CENTRES = ("centroid", "pixel", "none")
 #: jets per numpy chunk (small: the (chunk, P) temporaries and images stay in cache)
@@ -76,10 +78,15 @@ def jet_images(
     smooth = gaussian_matrix(npix, sigma) if sigma > 0 else None
     chunks = [slice(s, s + CHUNK) for s in range(0, len(x0), CHUNK)]
 
+    mode = {"centroid": CENTROID, "pixel": PIXEL, "none": NONE}[centre]
+
     def work(part: list[slice]) -> None:
+        buffer = np.empty((CHUNK, npix, npix))  # per thread, reused: no page faults per chunk
         for sl in part:
             x, m = clean(x0[sl], m0[sl], on_invalid, first_jet=sl.start)
-            img = _images_numpy(x, m, npix, extent, centre, rotate, flip, normalise)
+            img = buffer[: len(x)]
+            pixelise_kernel(x, m, npix, float(extent), mode, rotate, flip, normalise, PIXEL_EPS,
+                            FLIP_TOL, img)
             out[sl] = _postprocess(np, img, power, smooth, normalise)
 
     n_threads = _threads(n_threads, len(chunks))
@@ -101,124 +108,59 @@ def _threads(n_threads: int | None, n_chunks: int) -> int:
     return max(1, min(int(n_threads), n_chunks))
 
 
-def _images_numpy(x: np.ndarray, m: np.ndarray, npix: int, extent: float, centre: str,
-                  rotate: bool, flip: bool, normalise: bool) -> np.ndarray:
-    """Fast numpy path on a cleaned chunk (padding has pt = 0): fewest passes over (M, P)."""
-    M, P = x.shape[:2]
-    pt = x[..., 0]
-    rows = np.arange(M)
-    lead = pt.argmax(axis=1)
-    phi_lead = x[rows, lead, 2][:, None]
-    v = x[..., 2] - phi_lead
-    if np.abs(v).max(initial=0.0) > np.pi:
-        v = wrap_phi(v)
-    tot = pt.sum(axis=1)
-    inv = np.divide(1.0, tot, out=np.zeros_like(tot), where=tot > 0)
-    pw = 2.0 * extent / npix
-    if centre == "pixel":
-        # energyflow.utils.pixelate: absolute coordinates, centroid snapped to the pixel grid
-        u = x[..., 1]
-        raw = x[..., 2]
-        v = np.where(np.abs(raw - phi_lead) <= np.pi, raw, phi_lead + v)
-        half = npix // 2
-        cu = np.ceil(np.einsum("ij,ij->i", pt, u) * inv / pw - 0.5) - half
-        cv = np.ceil(np.einsum("ij,ij->i", pt, v) * inv / pw - 0.5) - half
-        col = (np.ceil(u / pw - 0.5) - cu[:, None]).astype(np.int64)
-        row = (npix - 1) - (np.ceil(v / pw - 0.5) - cv[:, None]).astype(np.int64)
-    else:
-        if centre == "centroid":
-            u = x[..., 1] - (np.einsum("ij,ij->i", pt, x[..., 1]) * inv)[:, None]
-            v -= (np.einsum("ij,ij->i", pt, v) * inv)[:, None]
-        else:
-            u = x[..., 1] - x[rows, lead, 1][:, None]
-        if rotate:
-            wu = pt * u
-            cuu = np.einsum("ij,ij->i", wu, u)
-            cuv = np.einsum("ij,ij->i", wu, v)
-            cvv = np.einsum("ij,ij->i", pt * v, v)
-            alpha = 0.5 * np.arctan2(2.0 * cuv, cuu - cvv)
-            delta = np.pi / 2 - alpha
-            c, s = np.cos(delta)[:, None], np.sin(delta)[:, None]
-            u, v = u * c - v * s, u * s + v * c
-        su = np.full(M, 1.0 / pw)
-        sv = np.full(M, -1.0 / pw)
-        if flip:
-            su = np.where(_side_balance(np, pt, u) >= 0, su, -su)
-            sv = np.where(_side_balance(np, pt, v) >= 0, sv, -sv)
-        off = extent / pw + PIXEL_EPS
-        col = np.floor(u * su[:, None] + off).astype(np.int64)
-        row = np.floor(v * sv[:, None] + off).astype(np.int64)
-    # negative indices become huge as unsigned: one comparison per axis
-    inside = (col.view(np.uint64) < npix) & (row.view(np.uint64) < npix) & m
-    n2 = npix * npix
-    flat = row * npix + col
-    flat += (rows * n2)[:, None]
-    flat = np.where(inside, flat, M * n2)  # dump bin
-    w = pt
-    if normalise:  # unit sum over the pixels: scale the weights, not the (larger) image
-        s_in = np.einsum("ij,ij->i", pt, inside)
-        w = pt * np.divide(1.0, s_in, out=np.zeros_like(s_in), where=s_in > 0)[:, None]
-    img = np.bincount(flat.ravel(), weights=w.ravel(), minlength=M * n2 + 1)[: M * n2]
-    return img.reshape(M, npix, npix)
+def _pixel_coordinates_torch(x: Any, m: Any, npix: int, extent: float, centre: str,
+                             rotate: bool, flip: bool, normalise: bool):
+    """Weights (pt, 0 where dropped) and integer (row, col) per particle, the steps of
+    :func:`benchmark.features.image_kernels.pixelise_kernel` as whole-tensor torch operations."""
+    import torch
 
-
-def _pixel_coordinates(xp: Any, x: Any, m: Any, npix: int, extent: float, centre: str,
-                       rotate: bool, flip: bool, normalise: bool):
-    """Weights (pt, 0 where dropped) and integer (row, col) per particle; xp is numpy or torch."""
     pt, u = x[..., 0], x[..., 1]
-    if xp is np:
-        lead = np.argmax(pt, axis=1)[:, None]
-        phi_lead = np.take_along_axis(x[..., 2], lead, axis=1)
-    else:
-        lead = pt.argmax(1, keepdim=True)
-        phi_lead = xp.gather(x[..., 2], 1, lead)
-    dphi = _wrap(xp, x[..., 2] - phi_lead)
-    w = xp.where(m, pt, 0.0 * pt)
+    lead = pt.argmax(1, keepdim=True)
+    phi_lead = torch.gather(x[..., 2], 1, lead)
+    dphi = torch.remainder(x[..., 2] - phi_lead + np.pi, 2 * np.pi) - np.pi
+    zero = torch.zeros((), dtype=pt.dtype, device=pt.device)
+    w = torch.where(m, pt, zero)
     tot = w.sum(1)
-    safe = xp.where(tot > 0, tot, 1.0 + 0.0 * tot)[:, None]
+    safe = torch.where(tot > 0, tot, 1.0 + zero)[:, None]
     pw = 2.0 * extent / npix
     if centre == "pixel":
         # energyflow.utils.pixelate: absolute coordinates, centroid snapped to the pixel grid
         raw = x[..., 2]
-        v = xp.where(xp.abs(raw - phi_lead) <= np.pi, raw, phi_lead + dphi)
+        v = torch.where((raw - phi_lead).abs() <= np.pi, raw, phi_lead + dphi)
         cu = (w * u).sum(1)[:, None] / safe
         cv = (w * v).sum(1)[:, None] / safe
         half = npix // 2
-        col = xp.ceil(u / pw - 0.5) - (xp.ceil(cu / pw - 0.5) - half)
-        prow = xp.ceil(v / pw - 0.5) - (xp.ceil(cv / pw - 0.5) - half)
-        row = (npix - 1) - prow
+        col = torch.ceil(u / pw - 0.5) - (torch.ceil(cu / pw - 0.5) - half)
+        row = (npix - 1) - (torch.ceil(v / pw - 0.5) - (torch.ceil(cv / pw - 0.5) - half))
     else:
         v = dphi
         if centre == "centroid":
             u = u - (w * u).sum(1)[:, None] / safe
             v = v - (w * v).sum(1)[:, None] / safe
         else:
-            u = u - (np.take_along_axis(u, lead, axis=1) if xp is np else xp.gather(u, 1, lead))
+            u = u - torch.gather(u, 1, lead)
         if rotate:
             cuu = (w * u * u).sum(1)
             cvv = (w * v * v).sum(1)
             cuv = (w * u * v).sum(1)
-            alpha = 0.5 * xp.arctan2(2.0 * cuv, cuu - cvv)  # major axis angle from the u axis
+            alpha = 0.5 * torch.arctan2(2.0 * cuv, cuu - cvv)  # major axis angle from the u axis
             delta = (np.pi / 2 - alpha)[:, None]
-            c, s = xp.cos(delta), xp.sin(delta)
+            c, s = torch.cos(delta), torch.sin(delta)
             u, v = u * c - v * s, u * s + v * c
         if flip:
-            up = _side_balance(xp, w, v) >= 0
-            right = _side_balance(xp, w, u) >= 0
-            v = xp.where(up[:, None], v, -v)
-            u = xp.where(right[:, None], u, -u)
-        col = xp.floor((u + extent) / pw + PIXEL_EPS)
-        row = xp.floor((extent - v) / pw + PIXEL_EPS)
+            up = _side_balance(w, v) >= 0
+            right = _side_balance(w, u) >= 0
+            v = torch.where(up[:, None], v, -v)
+            u = torch.where(right[:, None], u, -u)
+        col = torch.floor((u + extent) / pw + PIXEL_EPS)
+        row = torch.floor((extent - v) / pw + PIXEL_EPS)
     inside = m & (col >= 0) & (col < npix) & (row >= 0) & (row < npix)
-    w = xp.where(inside, w, 0.0 * w)
+    w = torch.where(inside, w, zero)
     if normalise:  # unit sum over the pixels, done on the particle weights
         tot = w.sum(1)[:, None]
-        w = w / xp.where(tot > 0, tot, 1.0 + 0.0 * tot)
-    zero = 0.0 * col
-    row = xp.where(inside, row, zero)
-    col = xp.where(inside, col, zero)
-    if xp is np:
-        return w, row.astype(np.int64), col.astype(np.int64)
+        w = w / torch.where(tot > 0, tot, 1.0 + zero)
+    row = torch.where(inside, row, zero)
+    col = torch.where(inside, col, zero)
     return w, row.long(), col.long()
 
 
@@ -229,25 +171,10 @@ PIXEL_EPS = 1e-7
 FLIP_TOL = 1e-9
 
 
-def _side_balance(xp: Any, w: Any, c: Any) -> Any:
-    """sum of w over c > 0 minus over c < 0 (|c| <= FLIP_TOL counts as 0), per jet."""
-    if xp is np:
-        return np.einsum("ij,ij->i", w, c > FLIP_TOL) - np.einsum("ij,ij->i", w, c < -FLIP_TOL)
+def _side_balance(w: Any, c: Any) -> Any:
+    """sum of w over c > 0 minus over c < 0 (|c| <= FLIP_TOL counts as 0), per jet (torch)."""
     side = (c > FLIP_TOL).to(w.dtype) - (c < -FLIP_TOL).to(w.dtype)
     return (w * side).sum(1)
-
-
-def _wrap(xp: Any, d: Any) -> Any:
-    if xp is np:
-        return wrap_phi(d)
-    return xp.remainder(d + np.pi, 2 * np.pi) - np.pi
-
-
-def _histogram(w: np.ndarray, row: np.ndarray, col: np.ndarray, npix: int) -> np.ndarray:
-    M = len(w)
-    flat = (np.arange(M)[:, None] * npix + row) * npix + col
-    img = np.bincount(flat.ravel(), weights=w.ravel(), minlength=M * npix * npix)
-    return img.reshape(M, npix, npix)
 
 
 def _postprocess(xp: Any, img: Any, power: float, smooth: Any, normalise: bool) -> Any:
@@ -307,8 +234,8 @@ def _images_torch(x, m, npix, extent, centre, rotate, flip, power, sigma, normal
     for s in range(0, len(x), TORCH_CHUNK):
         xt = torch.as_tensor(x[s:s + TORCH_CHUNK], device=dev)
         mt = torch.as_tensor(m[s:s + TORCH_CHUNK], device=dev)
-        w, row, col = _pixel_coordinates(torch, xt, mt, npix, extent, centre, rotate, flip,
-                                         normalise)
+        w, row, col = _pixel_coordinates_torch(xt, mt, npix, extent, centre, rotate, flip,
+                                               normalise)
         M = len(xt)
         flat = (torch.arange(M, device=dev)[:, None] * npix + row) * npix + col
         img = torch.zeros(M * npix * npix, dtype=torch.float64, device=dev)
