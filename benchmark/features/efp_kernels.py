@@ -4,18 +4,18 @@ Each kernel makes one pass over a chunk of jets (B, P) with contiguous inner loo
 vectorises them; together they replace about a dozen whole-array numpy passes per chunk (the
 angular matrix, its powers, matrix-vector products), which were memory-bound. ``fastmath`` only
 allows reassociation and contraction (sums may be reordered: ~1e-16 relative), never
-assumptions about NaN or infinity. Compiled code is cached on disk next to this file where it is
-writable.
+assumptions about NaN or infinity. Compiled code is cached on disk (:mod:`benchmark.features.jit`).
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from benchmark.features.jit import compiled
 
 _FAST = {"reassoc", "contract", "nsz", "arcp"}
 
 
-@numba.njit(nogil=True, fastmath=_FAST, cache=True)
+@compiled(fastmath=_FAST)
 def theta_kernel(y: np.ndarray, phi: np.ndarray, wrap: bool, th: np.ndarray) -> None:
     """th[b, i, j] = sqrt(dy^2 + dphi^2); ``wrap`` folds |dphi| into [0, pi] (needed only when
     some |phi| > pi / 2, since phi is relative to the leading particle)."""
@@ -39,7 +39,7 @@ def theta_kernel(y: np.ndarray, phi: np.ndarray, wrap: bool, th: np.ndarray) -> 
                     row[j] = np.sqrt(dy * dy + dp * dp)
 
 
-@numba.njit(nogil=True, fastmath=_FAST, cache=True)
+@compiled(fastmath=_FAST)
 def moments_kernel(z: np.ndarray, th: np.ndarray, fill_w: bool, w: np.ndarray,
                    out: np.ndarray) -> None:
     """The closed-form connected EFPs with at most 2 vertices of degree > 1, per jet.
@@ -108,7 +108,7 @@ def moments_kernel(z: np.ndarray, th: np.ndarray, fill_w: bool, w: np.ndarray,
         out[b, 6] = p3
 
 
-@numba.njit(nogil=True, fastmath=_FAST, cache=True)
+@compiled(fastmath=_FAST)
 def trace_sums(z: np.ndarray, th: np.ndarray, top: np.ndarray, bottom: np.ndarray,
                n: int) -> np.ndarray:
     """The weighted sums closing the blocked trace(W^3) (see ``efp._triangle``).

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
+
+from benchmark.features.jit import compiled
 
 #: ``mode`` values of :func:`pixelise_kernel`
 CENTROID, PIXEL, NONE = 0, 1, 2
 
 
-@numba.njit(nogil=True, cache=True)
+@compiled()
 def pixelise_kernel(x: np.ndarray, m: np.ndarray, npix: int, extent: float, mode: int,
                     rotate: bool, flip: bool, normalise: bool, pixel_eps: float,
                     flip_tol: float, img: np.ndarray) -> None:
