@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.store import loads_json
+
 MANIFEST = "MANIFEST.json"
 PROVENANCE = "provenance.json"
 BUNDLE_FORMAT = 1
@@ -86,7 +88,7 @@ def make_bundle(results_dir: Path, out: Path) -> Path:
     checksums: dict[str, str] = {}
     for path in sorted(results_dir.rglob("seed*.json")):
         rel = path.relative_to(results_dir)
-        record = json.loads(path.read_text())
+        record = loads_json(path.read_text())
         scores = path.with_name(record.get("scores_file") or path.name.replace(".json", ".scores.h5"))
         if not scores.exists():
             raise FileNotFoundError(f"{path} has no scores file {scores.name}; a bundle needs the scores")
@@ -183,7 +185,7 @@ def verify_bundle(path: Path) -> list[tuple[str, bytes, bytes]]:
             raise BundleError(f"{path.name}: member {name} does not match its manifest sha256 (edited after bundling)")
     out = []
     for name in sorted(m for m in members if m.startswith("results/") and m.endswith(".json")):
-        record = json.loads(members[name])
+        record = loads_json(members[name])
         scores_name = str(Path(name).with_name(record.get("scores_file") or Path(name).stem + ".scores.h5").as_posix())
         if scores_name not in members:
             raise BundleError(f"{path.name}: {name} has no scores file in the bundle")
@@ -211,7 +213,7 @@ def merge_bundles(bundles: list[Path], out_dir: Path, *, plots: bool = True, htm
             report[str(bundle)] = f"rejected: {exc}"
             continue
         for rel, result, scores in accepted:
-            record = json.loads(result)
+            record = loads_json(result)
             target = results_dir / rel
             scores_target = target.with_name(record.get("scores_file") or target.stem + ".scores.h5")
             for dest, data in ((scores_target, scores), (target, result)):  # scores first, as the runner does

@@ -294,11 +294,12 @@ def _execute(args: argparse.Namespace, jobs: list[Any]) -> Any:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from benchmark.evaluate import evaluate_file
+    from benchmark.store import read_json
 
     path = evaluate_file(task=args.task, scores=args.scores, name=args.name, seed=args.seed,
                          injection=args.injection, source=args.source, results_dir=args.results,
                          sizes=_sizes(args))
-    record = json.loads(path.read_text())
+    record = read_json(path)
     m = record["metrics"]
     print(f"{args.task} [{args.name}]: AUC {m['auc']:.4f}, max SIC {m['max_sic']}, result {path}")
     return 0

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.store import atomic_write, write_json
+from benchmark.store import atomic_write, loads_json, write_json
 
 SCHEMA_VERSION = 1
 DEFAULT_RESULTS_DIR = Path("results")
@@ -159,7 +159,7 @@ def write_result(path: Path, record: dict[str, Any]) -> Path:
 
 def read_result(path: Path) -> dict[str, Any]:
     try:
-        record = json.loads(Path(path).read_text())
+        record = loads_json(Path(path).read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"result file {path} is not valid JSON: {exc}") from exc
     if record.get("schema") != SCHEMA_VERSION:

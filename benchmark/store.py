@@ -68,10 +68,59 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any
 
 
 def write_json(path: str | os.PathLike[str], payload: Any) -> None:
-    """Atomically write ``payload`` as indented, key-sorted JSON (numpy scalars converted)."""
-    text = json.dumps(payload, indent=2, sort_keys=True, default=_json_default)
+    """Atomically write ``payload`` as indented, key-sorted, strict JSON (numpy scalars converted).
+
+    Non-finite floats (an infinite background rejection, an undefined ratio) are written as the
+    strings ``"inf"``, ``"-inf"`` and ``"nan"``: standard JSON has no such numbers, and the
+    published tables must parse in any JSON reader. :func:`loads_json` turns them back.
+    """
+    text = json.dumps(_strict(payload), indent=2, sort_keys=True, default=_json_default,
+                      allow_nan=False)
     with atomic_write(path, "w") as handle:
         handle.write(text + "\n")
+
+
+#: how non-finite floats are spelled in lhcad's JSON files
+NON_FINITE = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Parse JSON written by :func:`write_json`, restoring ``"inf"``/``"-inf"``/``"nan"`` to floats
+    (older files with bare ``Infinity``/``NaN`` still parse)."""
+    return _restore(json.loads(text))
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    return loads_json(Path(path).read_text())
+
+
+def _strict(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        if x != x:
+            return "nan"
+        if x in (float("inf"), float("-inf")):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _strict(obj.tolist())
+    return obj
+
+
+def _restore(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return NON_FINITE.get(obj, obj)
+    if isinstance(obj, dict):
+        return {k: _restore(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_restore(v) for v in obj]
+    return obj
 
 
 def _json_default(obj: Any) -> Any:
