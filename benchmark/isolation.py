@@ -366,14 +366,51 @@ def _block_network(private: Path) -> None:
 
 
 def _seed(seed: int) -> None:
+    """The runner's seeding without importing torch for scorers that never use it: torch is seeded
+    now if loaded, else the moment the scorer first imports it (a lazy import inside ``fit``)."""
     import random
 
     import numpy as np
 
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    if "torch" in sys.modules:  # scorers using torch import it at load time, before seeding
+    if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
+    else:
+        _seed_torch_on_import(seed)
+
+
+def _seed_torch_on_import(seed: int) -> None:
+    import importlib.abc
+    import importlib.util
+
+    for finder in [f for f in sys.meta_path if getattr(f, "lhcad_torch_seed", None) is not None]:
+        sys.meta_path.remove(finder)  # a newer seed replaces a pending one
+
+    class SeedingLoader(importlib.abc.Loader):
+        def __init__(self, loader: Any) -> None:
+            self.loader = loader
+
+        def create_module(self, spec: Any) -> Any:
+            return self.loader.create_module(spec)
+
+        def exec_module(self, module: Any) -> None:
+            self.loader.exec_module(module)
+            module.manual_seed(seed)
+
+    class SeedTorchOnImport(importlib.abc.MetaPathFinder):
+        lhcad_torch_seed = seed
+
+        def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+            if name != "torch":
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec("torch")
+            if spec is not None and spec.loader is not None:
+                spec.loader = SeedingLoader(spec.loader)
+            return spec
+
+    sys.meta_path.insert(0, SeedTorchOnImport())
 
 
 def child(private: Path) -> int:
@@ -390,7 +427,7 @@ def child(private: Path) -> int:
         from benchmark.events import EventSet
         from benchmark.tasks import TaskData
 
-        runner.seed_everything = _seed  # torch is seeded when the scorer uses it, not imported for nothing
+        runner.seed_everything = _seed  # torch seeded when the scorer uses it, not imported for nothing
         spec = json.loads((private / "in" / "spec.json").read_text())
         with open(private / "in" / "task.pkl", "rb") as handle:
             task = pickle.load(handle)

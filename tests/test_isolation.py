@@ -70,3 +70,17 @@ def test_failures_recorded_and_other_jobs_intact(synth_registry, tmp_path):
     assert lines[0]["cause"] == "crash" and "about to abort" in lines[0]["log_tail"]
     for job in jobs[1:]:
         assert json.loads(job.result_path.read_text())["metrics"]["auc"] > 0.5
+
+
+def test_torch_imported_late_by_the_scorer_is_seeded(synth_registry, tmp_path):
+    """Seeds 0, 0, 1: the sandboxed child seeds torch when the scorer first imports it."""
+    from benchmark.results import read_scores
+
+    scores = []
+    for k, seed in enumerate((0, 0, 1)):
+        job = plan_jobs(tasks=["synth/unsup"], scorers=[f"{PROBES}:LazyTorchRandom"], seeds=[seed],
+                        source="generated", results_dir=tmp_path / str(k), n_boot=0)[0]
+        execute_job(job, isolation=Limits(time_s=300, memory_mb=8000))
+        scores.append(read_scores(job.scores_path)["score"])
+    np.testing.assert_array_equal(scores[0], scores[1])
+    assert not np.array_equal(scores[0], scores[2])

@@ -61,3 +61,18 @@ class ReturnsNaN(MassScorer):
         s = super().score(events)
         s[3] = np.nan
         return s
+
+
+class LazyTorchRandom(BaseScorer):
+    """Imports torch only inside ``score`` and returns torch random numbers: reproducible only if
+    the harness seeds torch even when the scorer imports it late."""
+
+    info = ScorerInfo(name="lazy-torch", version="1", protocols=("unsupervised",), representation="jets")
+
+    def fit(self, train: EventSet, *, context: FitContext) -> "LazyTorchRandom":
+        return self
+
+    def score(self, events: EventSet) -> np.ndarray:
+        import torch
+
+        return torch.rand(len(events), dtype=torch.float64).numpy()
