@@ -38,6 +38,8 @@ from typing import Any, Callable
 
 DEFAULT_TIME_LIMIT_S = 2 * 3600.0
 DEFAULT_MEMORY_MB = 8192
+#: ``lhcad run``'s default results folder (relative to the working directory)
+DEFAULT_RESULTS_DIR = "results"
 LOG_TAIL_LINES = 40
 
 # Linux clone flags and mount flags (sched.h / mount.h)
@@ -76,6 +78,9 @@ def _hidden_paths(job: Any) -> list[str]:
 
     # The shipped samples are class files too (<dataset>/<class>.h5): hidden like the cache.
     paths = {str(Path(data_root()).resolve()), str(Path(job.results_dir).resolve()), str(SAMPLES_DIR.resolve())}
+    # Scores files hold labels in test-set order: the CLI's default results folder is hidden too,
+    # whichever folder this run writes to (a results folder elsewhere is the user's to keep apart).
+    paths.add(str(Path(DEFAULT_RESULTS_DIR).resolve()))
     if os.environ.get("LHCAD_REGISTRY"):
         paths.add(str(Path(os.environ["LHCAD_REGISTRY"]).resolve().parent))
     return sorted(p for p in paths if Path(p).is_dir())
