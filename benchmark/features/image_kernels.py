@@ -41,8 +41,9 @@ def pixelise_kernel(x: np.ndarray, m: np.ndarray, npix: int, extent: float, mode
                 lead = j
         phi_lead = x[b, lead, 2]
         tot = 0.0
+        su = 0.0  # pt-weighted coordinate sums: the centroid (modes CENTROID and PIXEL)
+        sv = 0.0
         for j in range(P):
-            tot += pt[j]
             d = x[b, j, 2] - phi_lead
             if abs(d) > math.pi:
                 d = (d + math.pi) % (2.0 * math.pi) - math.pi
@@ -52,13 +53,11 @@ def pixelise_kernel(x: np.ndarray, m: np.ndarray, npix: int, extent: float, mode
                 d = phi_lead + d
             u[j] = x[b, j, 1]
             v[j] = d
+            tot += pt[j]
+            su += pt[j] * u[j]
+            sv += pt[j] * d
         inv = 1.0 / tot if tot > 0 else 0.0
         if mode == PIXEL:
-            su = 0.0
-            sv = 0.0
-            for j in range(P):
-                su += pt[j] * u[j]
-                sv += pt[j] * v[j]
             cu = math.ceil(su * inv / pw - 0.5) - half
             cv = math.ceil(sv * inv / pw - 0.5) - half
             for j in range(P):
@@ -66,11 +65,6 @@ def pixelise_kernel(x: np.ndarray, m: np.ndarray, npix: int, extent: float, mode
                 rows[j] = (npix - 1) - np.int64(math.ceil(v[j] / pw - 0.5) - cv)
         else:
             if mode == CENTROID:
-                su = 0.0
-                sv = 0.0
-                for j in range(P):
-                    su += pt[j] * u[j]
-                    sv += pt[j] * v[j]
                 mu = su * inv
                 mv = sv * inv
                 for j in range(P):
