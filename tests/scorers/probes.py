@@ -76,3 +76,33 @@ class LazyTorchRandom(BaseScorer):
         import torch
 
         return torch.rand(len(events), dtype=torch.float64).numpy()
+
+
+class Idle(BaseScorer):
+    """Does nothing (scores are the event positions, uninformative): what a job costs beyond the
+    scorer's own work."""
+
+    info = ScorerInfo(name="idle", version="1", protocols=("unsupervised",), representation="jets")
+
+    def fit(self, train: EventSet, *, context: FitContext) -> "Idle":
+        return self
+
+    def score(self, events: EventSet) -> np.ndarray:
+        return np.arange(len(events), dtype=float)
+
+
+class Busy(MassScorer):
+    """The mass scorer after a fixed amount of single-threaded CPU work (``LHCAD_TEST_BUSY_S``
+    seconds of a Python loop, default 0.3): a CPU-bound job for scaling measurements."""
+
+    info = ScorerInfo(name="busy", version="1", protocols=("unsupervised",), representation="jets")
+
+    def fit(self, train: EventSet, *, context: FitContext) -> "Busy":
+        import os
+        import time
+
+        end = time.thread_time() + float(os.environ.get("LHCAD_TEST_BUSY_S", "0.3"))
+        x = 0
+        while time.thread_time() < end:  # CPU time, so a loaded machine stretches it, not shortens it
+            x += 1
+        return super().fit(train, context=context)
