@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 PROTOCOLS = ("unsupervised", "resonant", "density_ratio", "supervised")
+TASK_LIMITS = ("time_s", "memory_mb")  # per-task sandbox limits (benchmark.isolation.Limits)
 SOURCES = ("real", "generated")
 ENV_REGISTRY = "LHCAD_REGISTRY"
 
@@ -126,6 +127,9 @@ class TaskSpec:
     channel: str | None = None
     resonant: ResonantSpec | None = None
     reported: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # sandbox limits of one job of this task ({"time_s": float, "memory_mb": int}, either optional);
+    # read by benchmark.isolation.Limits.for_task, absent keys keep the run's defaults
+    limits: dict[str, float | int] = field(default_factory=dict)
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -299,7 +303,7 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
     where = f"tasks.{name}"
     block = r.mapping(block, where)
     r.no_extra(block, {"version", "description", "dataset", "protocol", "background", "signal", "sizes",
-                       "representation", "metrics", "papers", "channel", "resonant", "reported"}, where)
+                       "representation", "metrics", "papers", "channel", "resonant", "reported", "limits"}, where)
     protocol = r.required(block, "protocol", where, str)
     if protocol not in PROTOCOLS:
         raise r.fail(f"{where}.protocol", str(unknown_name("protocol", protocol, PROTOCOLS).args[0]))
@@ -328,6 +332,7 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
             test_background=int(r.required(rb, "test_background", rw, int)),
         )
     reported = r.optional(block, "reported", where, dict, {})
+    limits = _parse_limits(r, r.optional(block, "limits", where, dict, {}), f"{where}.limits")
     return TaskSpec(
         name=name,
         version=int(r.required(block, "version", where, int)),
@@ -343,7 +348,23 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
         channel=r.optional(block, "channel", where, str, None),
         resonant=resonant,
         reported={str(k): dict(v) for k, v in reported.items()},
+        limits=limits,
     )
+
+
+def _parse_limits(r: _Reader, block: dict[str, Any], where: str) -> dict[str, float | int]:
+    """``limits: {time_s: seconds, memory_mb: MB}``: positive numbers, memory a whole number of MB."""
+    r.no_extra(block, set(TASK_LIMITS), where)
+    limits: dict[str, float | int] = {}
+    for key, value in block.items():
+        whole = key == "memory_mb"
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+            raise r.fail(f"{where}.{key}", f"expected {'an integer' if whole else 'a number'}, "
+                                           f"got {type(value).__name__}")
+        if not value > 0 or value != value or value == float("inf"):
+            raise r.fail(f"{where}.{key}", f"must be positive and finite, got {value!r}")
+        limits[key] = int(value) if whole else float(value)
+    return limits
 
 
 def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, TaskSpec]) -> SuiteSpec:
