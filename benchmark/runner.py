@@ -249,6 +249,7 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
         # the scorer runs in a child process that sees only the scorer views (benchmark.isolation)
         from benchmark.isolation import score_in_child
 
+        isolation = isolation.for_task(task)  # the task's limits (datasets.yaml), command-line values win
         scores, extra_scores, scorer_meta, child_timings = score_in_child(job, data, isolation, log=log)
         timings.update(child_timings)
     else:

@@ -70,7 +70,6 @@ def _job(scorer: str, results, task: str = "synth/unsup"):
     return plan_jobs(tasks=[task], scorers=[scorer], seeds=1, source="generated", results_dir=results, n_boot=0)[0]
 
 
-@pytest.mark.xfail(strict=True, reason="benchmark.runner.execute_job does not apply Limits.for_task(task) yet")
 def test_task_time_limit_reaches_the_sandbox(synth_registry, tmp_path, monkeypatch):
     """A 3 s task limit stops a sleeping scorer although the run's own limit is 10 s."""
     from benchmark.executors import ExecutorOptions, run_with
@@ -85,7 +84,6 @@ def test_task_time_limit_reaches_the_sandbox(synth_registry, tmp_path, monkeypat
     assert "wall-time limit of 3 s" in failure["error"], failure["error"]
 
 
-@pytest.mark.xfail(strict=True, reason="benchmark.runner.execute_job does not apply Limits.for_task(task) yet")
 def test_task_memory_limit_reaches_the_sandbox(synth_registry, tmp_path, monkeypatch):
     from benchmark.runner import execute_job
 
