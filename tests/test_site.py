@@ -65,9 +65,10 @@ def _chromium() -> str | None:
 
 
 @pytest.mark.timeout(300)
-def test_site_renders_and_sorts_in_chromium(site):
-    """Playwright for Python drives the system chromium (``executable_path``): the page renders from
-    file:// without any other request, its images load, and clicking a header sorts the table."""
+def test_site_renders_and_sorts_in_chromium(site, tmp_path):
+    """Playwright for Python drives the system chromium (``executable_path``): the index's task link
+    opens the task page, pages render from file:// without any other request or console error, their
+    images load, and clicking a header sorts the table; a screenshot of the task page is saved."""
     browser_path = _chromium()
     if browser_path is None:
         pytest.skip("no chromium found (apt-get install -y chromium; .ci/run installs it); "
@@ -88,7 +89,13 @@ def test_site_renders_and_sorts_in_chromium(site):
             page.on("request", lambda req: requested.append(req.url))
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(page_path.as_uri())
+            page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}")
+                    if msg.type in ("error", "warning") else None)
+            # the index's link to the task opens the task page
+            page.goto((site.parent / "index.html").as_uri())
+            page.wait_for_selector('body[data-ready="1"]')
+            page.click(f'a[href="{page_path.name}"] >> nth=0')
+            page.wait_for_url(f"**/{page_path.name}")
             page.wait_for_selector('body[data-ready="1"]')
             assert not errors, errors
             assert requested and all(u.startswith("file://") for u in requested), requested
@@ -116,5 +123,10 @@ def test_site_renders_and_sorts_in_chromium(site):
             page.reload()
             page.wait_for_selector('body[data-ready="1"]')
             assert page.get_attribute("table.sortable", "data-sorted") == "-3" and scorers()[0] == "MassScorer"
+            assert not errors, errors
+            shot = tmp_path / "leaderboard-task-page.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+            print(f"screenshot: {shot}")
         finally:
             browser.close()
