@@ -90,6 +90,44 @@ def _hidden_paths(job: Any) -> list[str]:
     return sorted(p for p in paths if Path(p).is_dir())
 
 
+def _needed_paths(job: Any) -> list[str]:
+    """What the child must still see: the interpreter, every import path, lhcad and the scorer's file."""
+    import benchmark
+
+    paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+             str(Path(benchmark.__file__).resolve().parents[1]), os.getcwd(),
+             *(p for p in sys.path if p and os.path.isdir(p)),
+             *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))}
+    if job.scorer.endswith(".py") or ".py:" in job.scorer:
+        paths.add(str(Path(job.scorer.partition(".py")[0] + ".py").resolve().parent))
+    return sorted({str(Path(p).resolve()) for p in paths})
+
+
+def _covers(outer: str, inner: str) -> bool:
+    return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
+
+
+def _hide_plan(job: Any, private: Path) -> tuple[list[str], str | None, list[str], list[str]]:
+    """(folders to cover with tmpfs, temp root to replace or None, notes, folders left visible):
+    nothing is hidden that holds what the child needs (a checkout or virtualenv under /tmp, a
+    registry file beside the code)."""
+    needed = _needed_paths(job)
+    hide, notes, visible = [], [], []
+    for path in _hidden_paths(job):
+        blocking = [n for n in needed if _covers(path, n)]
+        if blocking:
+            notes.append(f"{path} left visible: it holds {blocking[0]}, which the scorer's process needs")
+            visible.append(path)
+        else:
+            hide.append(path)
+    tmp_root: str | None = str(private.parent.resolve())
+    blocking = [n for n in needed if _covers(tmp_root, n)]
+    if blocking:
+        notes.append(f"temp root {tmp_root} left visible: it holds {blocking[0]}; only the listed folders are hidden")
+        tmp_root = None
+    return hide, tmp_root, notes, visible
+
+
 def _child_env(private: Path) -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
             "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV")
@@ -144,13 +182,14 @@ def score_in_child(job: Any, data: Any, limits: Limits, log: Callable[[str], Non
 
     private = Path(tempfile.mkdtemp(prefix="lhcad-job-"))
     try:
-        hide = _hidden_paths(job)
+        hide, tmp_root, notes, visible = _hide_plan(job, private)
         for h in hide:
             if str(private).startswith(h + os.sep):
                 raise RuntimeError(f"the sandbox dir {private} lies inside a hidden folder; set TMPDIR elsewhere")
         _write_inputs(job, data, private)
         config = {"hide": hide if limits.namespaces else [], "memory_mb": limits.memory_mb,
-                  "namespaces": limits.namespaces, "tmp_root": str(private.parent.resolve())}
+                  "namespaces": limits.namespaces, "tmp_root": tmp_root, "notes": notes,
+                  "left_visible": visible}
         t0 = time.perf_counter()
         with open(private / "log.txt", "wb") as logf:
             proc = subprocess.Popen([sys.executable, "-m", "benchmark.isolation", "launch", str(private)],
@@ -283,7 +322,7 @@ def launch(private: Path) -> None:
     config = json.loads(sys.stdin.read() or "{}")
     libc = _libc()
     _pdeathsig(libc)
-    info: dict[str, Any] = {"namespaces": [], "notes": []}
+    info: dict[str, Any] = {"namespaces": [], "notes": list(config.get("notes", []))}
     flags, notes = _unshare(libc) if config.get("namespaces", True) else (0, ["namespaces disabled"])
     info["notes"] += notes
     info["namespaces"] = [n for f, n in ((CLONE_NEWUSER, "user"), (CLONE_NEWNS, "mount"), (CLONE_NEWNET, "net"),
@@ -331,6 +370,8 @@ def launch(private: Path) -> None:
                     info["fresh_proc"] = True
     info["network"] = "netns+audit-hook" if flags & CLONE_NEWNET else "audit-hook"
     info["cache_hidden"] = "tmpfs" if hidden and all(hidden) else "scrubbed environment only"
+    if config.get("left_visible"):
+        info["cache_hidden"] += f" (left visible: {', '.join(config['left_visible'])})"
     if config.get("memory_mb"):
         limit = int(config["memory_mb"]) * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
