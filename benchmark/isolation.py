@@ -44,7 +44,7 @@ LOG_TAIL_LINES = 40
 
 # Linux clone flags and mount flags (sched.h / mount.h)
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG = 1
 
 
@@ -107,25 +107,33 @@ def _covers(outer: str, inner: str) -> bool:
     return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
 
 
-def _hide_plan(job: Any, private: Path) -> tuple[list[str], str | None, list[str], list[str]]:
-    """(folders to cover with tmpfs, temp root to replace or None, notes, folders left visible):
-    nothing is hidden that holds what the child needs (a checkout or virtualenv under /tmp, a
-    registry file beside the code)."""
+def _hide_plan(job: Any, private: Path) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """Mounts for the child, in order, as ``{"path", "keep", "temp"}``: a tmpfs over ``path`` with the
+    folders in ``keep`` bound back. The temp root goes first (other jobs' and sessions' files; the
+    private dir is kept), then each hidden folder. What the child needs (interpreter, import paths,
+    lhcad, the scorer's file) is always kept, so a checkout, virtualenv or scorer under /tmp or
+    beside a registry still runs. Returns (plan, notes, folders left visible)."""
     needed = _needed_paths(job)
-    hide, notes, visible = [], [], []
-    for path in _hidden_paths(job):
-        blocking = [n for n in needed if _covers(path, n)]
-        if blocking:
-            notes.append(f"{path} left visible: it holds {blocking[0]}, which the scorer's process needs")
+    plan: list[dict[str, Any]] = []
+    notes: list[str] = []
+    visible: list[str] = []
+    tmp_root = str(private.parent.resolve())
+    kept: list[str] = []
+    if tmp_root in needed:
+        notes.append(f"temp root {tmp_root} left visible: the scorer's process needs it whole")
+    else:
+        kept = sorted({str(private.resolve()), *(n for n in needed if _covers(tmp_root, n))})
+        plan.append({"path": tmp_root, "keep": kept, "temp": True})
+    for path in sorted(_hidden_paths(job), key=len):  # outer folders first
+        if path in needed:
+            notes.append(f"{path} left visible: the scorer's process needs it whole")
             visible.append(path)
+        elif plan and _covers(tmp_root, path) and not any(_covers(k, path) for k in kept):
+            continue  # gone with the temp root
         else:
-            hide.append(path)
-    tmp_root: str | None = str(private.parent.resolve())
-    blocking = [n for n in needed if _covers(tmp_root, n)]
-    if blocking:
-        notes.append(f"temp root {tmp_root} left visible: it holds {blocking[0]}; only the listed folders are hidden")
-        tmp_root = None
-    return hide, tmp_root, notes, visible
+            plan.append({"path": path, "keep": [n for n in needed if _covers(path, n) and n != path],
+                         "temp": False})
+    return plan, notes, visible
 
 
 def _child_env(private: Path) -> dict[str, str]:
@@ -182,14 +190,13 @@ def score_in_child(job: Any, data: Any, limits: Limits, log: Callable[[str], Non
 
     private = Path(tempfile.mkdtemp(prefix="lhcad-job-"))
     try:
-        hide, tmp_root, notes, visible = _hide_plan(job, private)
-        for h in hide:
-            if str(private).startswith(h + os.sep):
+        plan, notes, visible = _hide_plan(job, private)
+        for mount in plan:
+            if not mount["temp"] and _covers(mount["path"], str(private.resolve())):
                 raise RuntimeError(f"the sandbox dir {private} lies inside a hidden folder; set TMPDIR elsewhere")
         _write_inputs(job, data, private)
-        config = {"hide": hide if limits.namespaces else [], "memory_mb": limits.memory_mb,
-                  "namespaces": limits.namespaces, "tmp_root": tmp_root, "notes": notes,
-                  "left_visible": visible}
+        config = {"mounts": plan if limits.namespaces else [], "memory_mb": limits.memory_mb,
+                  "namespaces": limits.namespaces, "notes": notes, "left_visible": visible}
         t0 = time.perf_counter()
         with open(private / "log.txt", "wb") as logf:
             proc = subprocess.Popen([sys.executable, "-m", "benchmark.isolation", "launch", str(private)],
@@ -297,6 +304,31 @@ def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags
     return None
 
 
+def _hide_except(libc: Any, path: str, keep: list[str], *, temp: bool) -> str | None:
+    """Cover ``path`` with an empty tmpfs, then bind the folders in ``keep`` (inside it) back.
+
+    The kept folders are opened before the mount, so the bind reaches the originals beneath it.
+    A temp root stays writable for the scorer's own temporary files; other folders are read-only.
+    """
+    fds = [(k, os.open(k, os.O_RDONLY | os.O_DIRECTORY)) for k in keep if os.path.isdir(k)]
+    try:
+        err = _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | (0 if temp else MS_NOEXEC),
+                     "mode=1777" if temp else "size=1m,mode=0755")
+        if err:
+            return err
+        for folder, fd in fds:
+            os.makedirs(folder, exist_ok=True)
+            err = _mount(libc, f"/proc/self/fd/{fd}", folder, None, MS_BIND)
+            if err:
+                raise SystemExit(f"lhcad sandbox: cannot bind {folder} back over the hidden {path}: {err}")
+        if not temp:
+            _mount(libc, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        return None
+    finally:
+        for _, fd in fds:
+            os.close(fd)
+
+
 def _relay(pid: int, private: Path | None) -> None:
     """Wait for ``pid`` and exit like it did (recording a fatal signal for the parent)."""
     while True:
@@ -338,30 +370,14 @@ def launch(private: Path) -> None:
         if err:
             info["notes"].append(f"make / private: {err}")
         else:
-            tmp_root = config.get("tmp_root")
-            hide = [p for p in config.get("hide", []) if not tmp_root or not (p + os.sep).startswith(tmp_root + os.sep)]
-            for path in hide:
-                err = _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=0555")
+            for mount in config.get("mounts", []):
+                err = _hide_except(libc, mount["path"], mount["keep"], temp=mount["temp"])
                 if err:
-                    info["notes"].append(f"tmpfs over a hidden folder failed: {err}")
-                else:
-                    hidden.append(True)
-            if tmp_root and config.get("hide"):
-                # the whole temp root goes (other jobs' and sessions' files), the private dir is bound back
-                fd = os.open(private, os.O_RDONLY | os.O_DIRECTORY)
-                err = _mount(libc, "tmpfs", tmp_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
-                if err:
-                    info["notes"].append(f"tmpfs over the temp root failed: {err}")
-                    hidden.append(False)
-                else:
-                    private.mkdir(parents=True, exist_ok=True)
-                    err = _mount(libc, f"/proc/self/fd/{fd}", str(private), None, 4096)  # MS_BIND
-                    if err:
-                        raise SystemExit(f"lhcad sandbox: cannot bind the private dir back: {err}")
-                    os.chdir(private)
+                    info["notes"].append(f"tmpfs over {mount['path']} failed: {err}")
+                hidden.append(err is None)
+                if mount["temp"] and err is None:
                     info["temp_root_hidden"] = True
-                    hidden.append(True)
-                os.close(fd)
+            os.chdir(private)  # the cwd may have been covered
             if flags & CLONE_NEWPID:
                 err = _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
                 if err:
