@@ -488,12 +488,10 @@ def child(private: Path) -> int:
     try:
         import numpy as np
 
-        from benchmark import runner
-        from benchmark.contract import ScorerOutputError
         from benchmark.events import EventSet
+        from benchmark.fitting import score_job
         from benchmark.tasks import TaskData
 
-        runner.seed_everything = _seed  # torch seeded when the scorer uses it, not imported for nothing
         spec = json.loads((private / "in" / "spec.json").read_text())
         with open(private / "in" / "task.pkl", "rb") as handle:
             task = pickle.load(handle)
@@ -503,19 +501,18 @@ def child(private: Path) -> int:
                         None, sideband=views.get("sideband"),  # type: ignore[arg-type]
                         train_labels=np.load(labels) if labels.exists() else None,
                         signal_train=views.get("signal_train"))
-        job = runner.Job(task.name, spec["scorer"], spec["source"], spec["seed"], str(private / "work"),
-                         spec["injection"], spec["params"], spec["device"])
         work = private / "work"
         work.mkdir(exist_ok=True)
         timings: dict[str, float] = {}
         log = lambda msg: print(msg, flush=True)  # noqa: E731
-        scores, scorer, _ = runner._fit_and_score(job, data, job.scorer, timings, log, work)
+        # torch is seeded when the scorer uses it, not imported for nothing (_seed)
+        scores, extra, meta = score_job(data, spec["scorer"], spec["params"], seed=spec["seed"],
+                                        device=spec["device"], workdir=work, log=log, timings=timings,
+                                        seeder=_seed)
         np.save(private / "scores.npy", np.asarray(scores, dtype=np.float64))
-        if task.protocol == "density_ratio":
-            ref, _, _ = runner._fit_and_score(job, runner._as_supervised(data), runner.SUPERVISED_REFERENCE, timings,
-                                              log, work, protocol="supervised", phase="_supervised_reference")
-            np.save(private / "score_supervised.npy", np.asarray(ref, dtype=np.float64))
-        out = {"status": "ok", "timings": timings, "scorer": runner.scorer_metadata(scorer)}
+        if "score_supervised" in extra:
+            np.save(private / "score_supervised.npy", np.asarray(extra["score_supervised"], dtype=np.float64))
+        out = {"status": "ok", "timings": timings, "scorer": meta}
         code = 0
     except NetworkBlocked as exc:
         out = {"status": "error", "cause": "network", "error": str(exc)}

@@ -13,7 +13,6 @@ process or on a remote worker.
 from __future__ import annotations
 
 import os
-import random
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from benchmark import metrics as M
-from benchmark.contract import FitContext, load_scorer, resolve_scorer, scorer_params, validate_scores
+from benchmark.contract import load_scorer, resolve_scorer
 from benchmark.data import class_checksums
+from benchmark.fitting import score_job
 from benchmark.registry import TaskSpec, load_registry
 from benchmark.results import (
     JobKey,
@@ -39,11 +39,9 @@ from benchmark.results import (
     write_scores,
 )
 from benchmark.stats import bootstrap_metrics
-from benchmark.tasks import TaskData, build_task_data
+from benchmark.tasks import build_task_data
 
 BOOTSTRAP_KEYS = ("auc", "max_sic")
-#: Reference scorer the density-ratio protocol compares against.
-SUPERVISED_REFERENCE = "supervised"
 
 
 @dataclass(frozen=True)
@@ -138,64 +136,6 @@ def plan_jobs(
     return jobs
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch from the job seed (deterministic algorithms where cheap)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-def _fit_and_score(job: Job, data: TaskData, scorer_spec: str, timings: dict[str, float],
-                   log: Callable[[str], None], workdir: Path, *, protocol: str | None = None,
-                   phase: str = "") -> tuple[np.ndarray, Any, dict[str, Any]]:
-    """Fit one scorer per the protocol (default: the task's) and score the test events."""
-    task = data.task
-    protocol = protocol or task.protocol
-    test_view = data.scorer_view(data.test, "test")
-    extras: dict[str, Any] = {}
-
-    def context(train_labels: np.ndarray | None = None) -> FitContext:
-        return FitContext(
-            task=task.name, protocol=task.protocol, seed=job.seed, device=job.device, workdir=workdir,
-            params=dict(job.params),
-            sideband=data.scorer_view(data.sideband, "sideband") if data.sideband is not None else None,
-            signal_region=task.resonant.signal_region if task.resonant else None,
-            train_labels=train_labels, log=log,
-        )
-
-    params = dict(job.params) if scorer_spec == job.scorer else {}
-    if protocol == "density_ratio":
-        densities = []
-        for role, train in (("background", data.train), ("signal", data.signal_train)):
-            assert train is not None
-            scorer = load_scorer(scorer_spec, params)
-            if not callable(getattr(scorer, "log_prob", None)):
-                raise TypeError(f"scorer {scorer.info.name!r} has no log_prob(); the density-ratio protocol needs one")
-            seed_everything(job.seed)
-            t0 = time.perf_counter()
-            scorer.fit(data.scorer_view(train, "train"), context=context())
-            timings[f"fit_{role}"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            lp = validate_scores(scorer.log_prob(test_view), len(test_view), scorer=scorer.info.name, what="log_prob")
-            timings[f"log_prob_{role}"] = time.perf_counter() - t0
-            densities.append(lp)
-        return densities[1] - densities[0], scorer, extras
-    scorer = load_scorer(scorer_spec, params)
-    seed_everything(job.seed)
-    t0 = time.perf_counter()
-    scorer.fit(data.scorer_view(data.train, "train"), context=context(data.train_labels))
-    timings[f"fit{phase}"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scores = validate_scores(scorer.score(test_view), len(test_view), scorer=scorer.info.name)
-    timings[f"score{phase}"] = time.perf_counter() - t0
-    return scores, scorer, extras
-
-
 def evaluate_job_scores(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, process: np.ndarray,
                         *, n_boot: int, seed: int) -> dict[str, Any]:
     """Metrics of one job: all signal classes together, per signal class, bootstrap errors, curves.
@@ -215,13 +155,6 @@ def evaluate_job_scores(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, 
             per_signal[cls] = M.evaluate_scores(y[sel], scores[sel], weights[sel])
         out["per_signal"] = per_signal
     return out
-
-
-def scorer_metadata(scorer: Any) -> dict[str, Any]:
-    """What a result records about the scorer object (JSON-safe; also sent back by isolated children)."""
-    return {"name": scorer.info.name, "version": scorer.info.version, "params": scorer_params(scorer),
-            "representation": scorer.info.representation, "paper": scorer.info.paper,
-            "needs_gpu": scorer.info.needs_gpu}
 
 
 def job_finished(job: Job, overwrite: bool = False) -> bool:
@@ -254,12 +187,9 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
         timings.update(child_timings)
     else:
         workdir.mkdir(parents=True, exist_ok=True)
-        scores, scorer, _ = _fit_and_score(job, data, job.scorer, timings, log, workdir)
-        scorer_meta = scorer_metadata(scorer)
-        if task.protocol == "density_ratio":
-            extra_scores["score_supervised"], _, _ = _fit_and_score(
-                job, _as_supervised(data), SUPERVISED_REFERENCE, timings, log, workdir,
-                protocol="supervised", phase="_supervised_reference")
+        scores, extra_scores, scorer_meta = score_job(data, job.scorer, job.params, seed=job.seed,
+                                                      device=job.device, workdir=workdir, log=log,
+                                                      timings=timings)
     labels = data.test_labels
     weights = data.test.weights
     t0 = time.perf_counter()
@@ -302,17 +232,6 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
     write_result(job.result_path, record)
     _remove_tree(workdir)
     return record
-
-
-def _as_supervised(data: TaskData) -> TaskData:
-    """The density-ratio task's training events relabelled for the supervised reference."""
-    from benchmark.events import EventSet
-
-    assert data.signal_train is not None
-    train = EventSet.concatenate([data.train, data.signal_train])
-    labels = np.concatenate([np.zeros(len(data.train), np.int8), np.ones(len(data.signal_train), np.int8)])
-    return TaskData(data.task, data.source, data.seed, None, train, data.test, data.test_labels,
-                    train_labels=labels, provenance=data.provenance)
 
 
 def _remove_tree(path: Path) -> None:

@@ -1,0 +1,116 @@
+"""Fit one job's scorer on its task data and score the test events, per the task's protocol.
+
+This is the part of a job that touches the scorer, shared by the in-process runner
+(:func:`benchmark.runner.execute_job`) and the sandboxed child (:mod:`benchmark.isolation`), so both
+follow the protocol identically. It sees only the task data's scorer views (no test labels) and
+returns scores; building the data and judging the scores stay with the runner.
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.contract import FitContext, load_scorer, scorer_params, validate_scores
+from benchmark.tasks import TaskData
+
+#: Reference scorer the density-ratio protocol compares against.
+SUPERVISED_REFERENCE = "supervised"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch from the job seed."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def score_job(data: TaskData, scorer_spec: str, params: dict[str, Any], *, seed: int, device: str,
+              workdir: Path, log: Callable[[str], None], timings: dict[str, float],
+              seeder: Callable[[int], None] = seed_everything,
+              ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """(test scores, extra per-event scores, scorer metadata) of one job; ``timings`` gets each phase.
+
+    The density-ratio protocol also fits the supervised reference on the same training events
+    (``extra["score_supervised"]``), for the density-ratio-vs-supervised gap.
+    """
+    run = dict(seed=seed, device=device, workdir=workdir, log=log, timings=timings, seeder=seeder)
+    scores, scorer = _fit_and_score(data, scorer_spec, dict(params), **run)
+    extra: dict[str, np.ndarray] = {}
+    if data.task.protocol == "density_ratio":
+        extra["score_supervised"], _ = _fit_and_score(
+            as_supervised(data), SUPERVISED_REFERENCE, {}, protocol="supervised",
+            phase="_supervised_reference", **run)
+    return scores, extra, scorer_metadata(scorer)
+
+
+def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, seed: int, device: str,
+                   workdir: Path, log: Callable[[str], None], timings: dict[str, float],
+                   seeder: Callable[[int], None], protocol: str | None = None,
+                   phase: str = "") -> tuple[np.ndarray, Any]:
+    """Fit one scorer per the protocol (default: the task's) and score the test events."""
+    task = data.task
+    protocol = protocol or task.protocol
+    test_view = data.scorer_view(data.test, "test")
+
+    def context(train_labels: np.ndarray | None = None) -> FitContext:
+        return FitContext(
+            task=task.name, protocol=task.protocol, seed=seed, device=device, workdir=workdir,
+            params=dict(params),
+            sideband=data.scorer_view(data.sideband, "sideband") if data.sideband is not None else None,
+            signal_region=task.resonant.signal_region if task.resonant else None,
+            train_labels=train_labels, log=log,
+        )
+
+    if protocol == "density_ratio":
+        densities = []
+        for role, train in (("background", data.train), ("signal", data.signal_train)):
+            assert train is not None
+            scorer = load_scorer(scorer_spec, params)
+            if not callable(getattr(scorer, "log_prob", None)):
+                raise TypeError(f"scorer {scorer.info.name!r} has no log_prob(); the density-ratio protocol needs one")
+            seeder(seed)
+            t0 = time.perf_counter()
+            scorer.fit(data.scorer_view(train, "train"), context=context())
+            timings[f"fit_{role}"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            lp = validate_scores(scorer.log_prob(test_view), len(test_view), scorer=scorer.info.name, what="log_prob")
+            timings[f"log_prob_{role}"] = time.perf_counter() - t0
+            densities.append(lp)
+        return densities[1] - densities[0], scorer
+    scorer = load_scorer(scorer_spec, params)
+    seeder(seed)
+    t0 = time.perf_counter()
+    scorer.fit(data.scorer_view(data.train, "train"), context=context(data.train_labels))
+    timings[f"fit{phase}"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = validate_scores(scorer.score(test_view), len(test_view), scorer=scorer.info.name)
+    timings[f"score{phase}"] = time.perf_counter() - t0
+    return scores, scorer
+
+
+def scorer_metadata(scorer: Any) -> dict[str, Any]:
+    """What a result records about the scorer object (JSON-safe; also sent back by isolated children)."""
+    return {"name": scorer.info.name, "version": scorer.info.version, "params": scorer_params(scorer),
+            "representation": scorer.info.representation, "paper": scorer.info.paper,
+            "needs_gpu": scorer.info.needs_gpu}
+
+
+def as_supervised(data: TaskData) -> TaskData:
+    """The density-ratio task's training events relabelled for the supervised reference."""
+    from benchmark.events import EventSet
+
+    assert data.signal_train is not None
+    train = EventSet.concatenate([data.train, data.signal_train])
+    labels = np.concatenate([np.zeros(len(data.train), np.int8), np.ones(len(data.signal_train), np.int8)])
+    return TaskData(data.task, data.source, data.seed, None, train, data.test, data.test_labels,
+                    train_labels=labels, provenance=data.provenance)
