@@ -70,20 +70,20 @@ class Server:
                     m = re.match(r"bytes=(\d+)-(\d*)", rng)
                     start = int(m.group(1))
                     if start >= len(data):
+                        server.log.append((path, rng, 416))  # before answering: the client moves on at once
                         self.send_response(416)
                         self.send_header("Content-Range", f"bytes */{len(data)}")
                         self.send_header("Content-Length", "0")
                         self.end_headers()
-                        server.log.append((path, rng, 416))
                         return
                 body = data[start:]
                 status = 206 if rng else 200
+                server.log.append((path, rng, status))
                 self.send_response(status)
                 if rng:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                server.log.append((path, rng, status))
                 if isinstance(fault, tuple) and fault[0] == "drop":
                     self.wfile.write(body[: fault[1]])
                     self.wfile.flush()
@@ -96,13 +96,14 @@ class Server:
                         time.sleep(delay / 10)
 
             def _send(self, status, body, rng, headers=None):
+                # logged before answering, so the log order is the order of the client's requests
+                server.log.append((self.path.split("?", 1)[0], rng, status))
                 self.send_response(status)
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                server.log.append((self.path.split("?", 1)[0], rng, status))
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
