@@ -12,7 +12,6 @@ process or on a remote worker.
 """
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -297,7 +296,9 @@ def jobs_for_suite(suite_name: str, scorers: Sequence[str], *, results_dir: Path
 
 
 def default_workers() -> int:
-    return max(1, (os.cpu_count() or 1))
+    from benchmark.parallel import available_cpus
+
+    return available_cpus()
 
 
 def scorer_supports(scorer: str, protocol: str) -> bool:

@@ -13,7 +13,6 @@ straightforward per-jet implementation (FastJet classic interface, Python loop o
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import numpy as np
@@ -22,6 +21,7 @@ import pytest
 from benchmark.features.efp import efp
 from benchmark.features.images import jet_images
 from benchmark.features.nsubjettiness import nsubjettiness
+from benchmark.parallel import available_cpus
 from test_features_nsubjettiness import reference_taus
 from test_features_toys import toy_jets
 
@@ -49,13 +49,6 @@ def _report(benchmark, info: dict) -> None:
     print(json.dumps(info))
 
 
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        return os.cpu_count() or 1
-
-
 def _p4(x, mask):
     out = []
     for k in range(len(x)):
@@ -80,7 +73,7 @@ def test_bench_efp_cpu(benchmark):
     np.testing.assert_allclose(got[:n_anchor], ref, rtol=1e-10, atol=0)
     anchor = n_anchor / t_anchor
     _report(benchmark, {
-        "jets": n, "constituents": P, "cpus": _cpus(),
+        "jets": n, "constituents": P, "cpus": available_cpus(),
         "jets_per_s": round(n / t_all, 1), "jets_per_s_1thread": round(n / t_one, 1),
         "anchor_jets_per_s": round(anchor, 1),
         "ratio": round(n / t_all / anchor, 2), "ratio_1thread": round(n / t_one / anchor, 2),

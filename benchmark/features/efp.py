@@ -24,9 +24,7 @@ chunks of similar multiplicity so padding costs little. Empty jets give 0 for ev
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -42,6 +40,7 @@ from benchmark.features.constituents import (
 from benchmark.features.efp_kernels import moments_kernel as _moments_kernel
 from benchmark.features.efp_kernels import theta_kernel as _theta_kernel
 from benchmark.features.efp_kernels import trace_sums as _trace_sums
+from benchmark.parallel import run_in_threads
 
 Graph = Sequence[tuple[int, int]]
 
@@ -116,7 +115,7 @@ def efp(
         check_finite(x0, m0, on_invalid)
         values = {k: np.zeros(len(x0)) for k in keys}
         zsum = np.zeros(len(x0))
-        _run_numpy(x0, m0, kappa, normed, need, generic, beta, values, zsum, n_threads)
+        _run_cpu(x0, m0, kappa, normed, need, generic, beta, values, zsum, n_threads)
     M = len(zsum)
     out = np.empty((M, len(graphs)))
     for col, plan in enumerate(plans):
@@ -243,20 +242,14 @@ def _chunks(order: np.ndarray, mult: np.ndarray, elements: int) -> list[tuple[np
     return out
 
 
-# -- numpy kernel -----------------------------------------------------------------------------
-def _run_numpy(x0, m0, kappa, normed, need, generic, beta, values, zsum, n_threads) -> None:
+# -- CPU kernel -------------------------------------------------------------------------------
+def _run_cpu(x0, m0, kappa, normed, need, generic, beta, values, zsum, n_threads) -> None:
     """Jets in multiplicity order, in outer blocks (clean + per-particle inputs, sized to stay in
     cache) split into kernel chunks of ~CHUNK_ELEMENTS; blocks are shared among threads."""
     est = (m0 & (x0[..., 0] > 0)).sum(axis=1)  # multiplicity before dropping non-finite entries
     order = np.argsort(est, kind="stable")
     order = order[est[order] > 0]  # empty jets stay 0
     blocks = [order[i:i + OUTER_BLOCK] for i in range(0, len(order), OUTER_BLOCK)]
-    if n_threads is None:
-        try:
-            n_threads = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - non-Linux
-            n_threads = os.cpu_count() or 1
-    n_threads = max(1, min(int(n_threads), len(blocks)))
 
     def work(block_list):
         bufs: dict[tuple, np.ndarray] = {}
@@ -267,16 +260,11 @@ def _run_numpy(x0, m0, kappa, normed, need, generic, beta, values, zsum, n_threa
             local = np.argsort(mult, kind="stable")
             local = local[mult[local] > 0]
             for sub, p in _chunks(local, mult, CHUNK_ELEMENTS):
-                res = _kernel_numpy(z[sub, :p], y[sub, :p], phi[sub, :p], need, generic, beta, bufs)
+                res = _kernel_cpu(z[sub, :p], y[sub, :p], phi[sub, :p], need, generic, beta, bufs)
                 for k, v in res.items():
                     values[k][rows[sub]] = v
 
-    if n_threads == 1:
-        work(blocks)
-    else:
-        with ThreadPoolExecutor(n_threads) as pool:
-            for f in [pool.submit(work, blocks[t::n_threads]) for t in range(n_threads)]:
-                f.result()
+    run_in_threads(work, blocks, n_threads)
 
 
 def _buf(bufs: dict, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
@@ -293,7 +281,7 @@ def _buf(bufs: dict, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
 MOMENT_NAMES = ("e1", "e2", "e3", "p2", "de", "star", "p3")
 
 
-def _kernel_numpy(z, y, phi, need, generic, beta, bufs) -> dict:
+def _kernel_cpu(z, y, phi, need, generic, beta, bufs) -> dict:
     """EFP building blocks for one chunk (B, P) on the CPU.
 
     The angles and every O(P^2) quantity come from two compiled, vectorised passes (numba), which

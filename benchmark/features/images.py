@@ -25,14 +25,13 @@ for the reweighting and smoothing; ``device="cuda"`` (or ``"cpu"``) runs the sam
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from benchmark.features.constituents import as_per_jet, clean
 from benchmark.features.image_kernels import CENTROID, NONE, PIXEL, pixelise_kernel
+from benchmark.parallel import run_in_threads
 
 CENTRES = ("centroid", "pixel", "none")
 #: jets per numpy chunk (small: the (chunk, P) temporaries and images stay in cache)
@@ -89,23 +88,8 @@ def jet_images(
                             FLIP_TOL, img)
             out[sl] = _postprocess(np, img, power, smooth, normalise)
 
-    n_threads = _threads(n_threads, len(chunks))
-    if n_threads == 1:
-        work(chunks)
-    else:
-        with ThreadPoolExecutor(n_threads) as pool:
-            for f in [pool.submit(work, chunks[t::n_threads]) for t in range(n_threads)]:
-                f.result()
+    run_in_threads(work, chunks, n_threads)
     return out
-
-
-def _threads(n_threads: int | None, n_chunks: int) -> int:
-    if n_threads is None:
-        try:
-            n_threads = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - non-Linux
-            n_threads = os.cpu_count() or 1
-    return max(1, min(int(n_threads), n_chunks))
 
 
 def _pixel_coordinates_torch(x: Any, m: Any, npix: int, extent: float, centre: str,
