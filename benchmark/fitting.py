@@ -8,6 +8,7 @@ returns scores; building the data and judging the scores stay with the runner.
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,27 +24,61 @@ SUPERVISED_REFERENCE = "supervised"
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch from the job seed."""
+    """Seed python, numpy and torch from the job seed.
+
+    torch is seeded now if it is loaded, else the moment the scorer first imports it (a lazy
+    import inside ``fit``), so scorers that never use torch do not pay for importing it.
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    try:
-        import torch
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+    else:
+        _seed_torch_on_import(seed)
 
-        torch.manual_seed(seed)
-    except ImportError:  # pragma: no cover
-        pass
+
+def _seed_torch_on_import(seed: int) -> None:
+    import importlib.abc
+    import importlib.util
+
+    for finder in [f for f in sys.meta_path if getattr(f, "lhcad_torch_seed", None) is not None]:
+        sys.meta_path.remove(finder)  # a newer seed replaces a pending one
+
+    class SeedingLoader(importlib.abc.Loader):
+        def __init__(self, loader: Any) -> None:
+            self.loader = loader
+
+        def create_module(self, spec: Any) -> Any:
+            return self.loader.create_module(spec)
+
+        def exec_module(self, module: Any) -> None:
+            self.loader.exec_module(module)
+            module.manual_seed(seed)
+
+    class SeedTorchOnImport(importlib.abc.MetaPathFinder):
+        lhcad_torch_seed = seed
+
+        def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+            if name != "torch":
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec("torch")
+            if spec is not None and spec.loader is not None:
+                spec.loader = SeedingLoader(spec.loader)
+            return spec
+
+    sys.meta_path.insert(0, SeedTorchOnImport())
 
 
 def score_job(data: TaskData, scorer_spec: str, params: dict[str, Any], *, seed: int, device: str,
               workdir: Path, log: Callable[[str], None], timings: dict[str, float],
-              seeder: Callable[[int], None] = seed_everything,
               ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """(test scores, extra per-event scores, scorer metadata) of one job; ``timings`` gets each phase.
 
     The density-ratio protocol also fits the supervised reference on the same training events
     (``extra["score_supervised"]``), for the density-ratio-vs-supervised gap.
     """
-    run = dict(seed=seed, device=device, workdir=workdir, log=log, timings=timings, seeder=seeder)
+    run = dict(seed=seed, device=device, workdir=workdir, log=log, timings=timings)
     scores, scorer = _fit_and_score(data, scorer_spec, dict(params), **run)
     extra: dict[str, np.ndarray] = {}
     if data.task.protocol == "density_ratio":
@@ -55,7 +90,7 @@ def score_job(data: TaskData, scorer_spec: str, params: dict[str, Any], *, seed:
 
 def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, seed: int, device: str,
                    workdir: Path, log: Callable[[str], None], timings: dict[str, float],
-                   seeder: Callable[[int], None], protocol: str | None = None,
+                   protocol: str | None = None,
                    phase: str = "") -> tuple[np.ndarray, Any]:
     """Fit one scorer per the protocol (default: the task's) and score the test events."""
     task = data.task
@@ -78,7 +113,7 @@ def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, 
             scorer = load_scorer(scorer_spec, params)
             if not callable(getattr(scorer, "log_prob", None)):
                 raise TypeError(f"scorer {scorer.info.name!r} has no log_prob(); the density-ratio protocol needs one")
-            seeder(seed)
+            seed_everything(seed)
             t0 = time.perf_counter()
             scorer.fit(data.scorer_view(train, "train"), context=context())
             timings[f"fit_{role}"] = time.perf_counter() - t0
@@ -88,7 +123,7 @@ def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, 
             densities.append(lp)
         return densities[1] - densities[0], scorer
     scorer = load_scorer(scorer_spec, params)
-    seeder(seed)
+    seed_everything(seed)
     t0 = time.perf_counter()
     scorer.fit(data.scorer_view(data.train, "train"), context=context(data.train_labels))
     timings[f"fit{phase}"] = time.perf_counter() - t0

@@ -265,9 +265,11 @@ def _libc() -> Any:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _pdeathsig(libc: Any) -> None:
+def die_with_parent(libc: Any = None) -> None:
+    """Ask the kernel to kill this process when its parent dies (Linux ``PR_SET_PDEATHSIG``): a
+    killed ``lhcad run`` takes its pool workers and sandboxed scorers with it. No-op elsewhere."""
     try:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        (libc or _libc()).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except Exception:  # pragma: no cover - non-Linux
         pass
 
@@ -353,7 +355,7 @@ def launch(private: Path) -> None:
 
     config = json.loads(sys.stdin.read() or "{}")
     libc = _libc()
-    _pdeathsig(libc)
+    die_with_parent(libc)
     info: dict[str, Any] = {"namespaces": [], "notes": list(config.get("notes", []))}
     flags, notes = _unshare(libc) if config.get("namespaces", True) else (0, ["namespaces disabled"])
     info["notes"] += notes
@@ -363,7 +365,7 @@ def launch(private: Path) -> None:
         pid = os.fork()
         if pid:
             _relay(pid, private)
-        _pdeathsig(libc)
+        die_with_parent(libc)
     hidden = []
     if flags & CLONE_NEWNS:
         err = _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
@@ -396,7 +398,7 @@ def launch(private: Path) -> None:
     pid = os.fork()
     if pid:
         _relay(pid, private if not flags & CLONE_NEWPID else None)
-    _pdeathsig(libc)
+    die_with_parent(libc)
     os.execv(sys.executable, [sys.executable, "-m", "benchmark.isolation", "child", str(private)])
 
 
@@ -431,54 +433,6 @@ def _block_network(private: Path) -> None:
     sys.addaudithook(hook)
 
 
-def _seed(seed: int) -> None:
-    """The runner's seeding without importing torch for scorers that never use it: torch is seeded
-    now if loaded, else the moment the scorer first imports it (a lazy import inside ``fit``)."""
-    import random
-
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    if "torch" in sys.modules:
-        sys.modules["torch"].manual_seed(seed)
-    else:
-        _seed_torch_on_import(seed)
-
-
-def _seed_torch_on_import(seed: int) -> None:
-    import importlib.abc
-    import importlib.util
-
-    for finder in [f for f in sys.meta_path if getattr(f, "lhcad_torch_seed", None) is not None]:
-        sys.meta_path.remove(finder)  # a newer seed replaces a pending one
-
-    class SeedingLoader(importlib.abc.Loader):
-        def __init__(self, loader: Any) -> None:
-            self.loader = loader
-
-        def create_module(self, spec: Any) -> Any:
-            return self.loader.create_module(spec)
-
-        def exec_module(self, module: Any) -> None:
-            self.loader.exec_module(module)
-            module.manual_seed(seed)
-
-    class SeedTorchOnImport(importlib.abc.MetaPathFinder):
-        lhcad_torch_seed = seed
-
-        def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-            if name != "torch":
-                return None
-            sys.meta_path.remove(self)
-            spec = importlib.util.find_spec("torch")
-            if spec is not None and spec.loader is not None:
-                spec.loader = SeedingLoader(spec.loader)
-            return spec
-
-    sys.meta_path.insert(0, SeedTorchOnImport())
-
-
 def child(private: Path) -> int:
     import pickle
     import traceback
@@ -505,10 +459,8 @@ def child(private: Path) -> int:
         work.mkdir(exist_ok=True)
         timings: dict[str, float] = {}
         log = lambda msg: print(msg, flush=True)  # noqa: E731
-        # torch is seeded when the scorer uses it, not imported for nothing (_seed)
         scores, extra, meta = score_job(data, spec["scorer"], spec["params"], seed=spec["seed"],
-                                        device=spec["device"], workdir=work, log=log, timings=timings,
-                                        seeder=_seed)
+                                        device=spec["device"], workdir=work, log=log, timings=timings)
         np.save(private / "scores.npy", np.asarray(scores, dtype=np.float64))
         if "score_supervised" in extra:
             np.save(private / "score_supervised.npy", np.asarray(extra["score_supervised"], dtype=np.float64))

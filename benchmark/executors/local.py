@@ -7,18 +7,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from benchmark.executors import ExecutorOptions, Progress, lost_status, pending, record_status, run_one
+from benchmark.isolation import die_with_parent
 from benchmark.runner import Job, RunSummary
-
-
-def _die_with_parent() -> None:
-    """Pool worker initializer: a killed ``lhcad run`` takes its workers with it (Linux)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except Exception:  # pragma: no cover - not Linux
-        pass
 
 
 class LocalExecutor:
@@ -41,7 +31,7 @@ class LocalExecutor:
         try:
             while queue:
                 with ProcessPoolExecutor(max_workers=max(1, opts.workers), mp_context=mp.get_context("spawn"),
-                                         initializer=_die_with_parent) as pool:
+                                         initializer=die_with_parent) as pool:
                     futures: dict[Future, int] = {}
                     for i in queue:
                         attempts[i] += 1
