@@ -82,12 +82,17 @@ def git_revision() -> str | None:
         return None
 
 
-@lru_cache(maxsize=1)
-def package_versions() -> dict[str, str]:
+#: distributions whose versions a result records (those installed)
+RESULT_PACKAGES = ("lhcad", "numpy", "scipy", "scikit-learn", "torch", "h5py", "pandas", "fastjet", "pythia8mc")
+
+
+@lru_cache(maxsize=8)
+def package_versions(names: tuple[str, ...] = RESULT_PACKAGES) -> dict[str, str]:
+    """Python's and the installed distributions' versions among ``names`` (missing ones left out)."""
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
-    for name in ("lhcad", "numpy", "scipy", "scikit-learn", "torch", "h5py", "pandas", "fastjet", "pythia8mc"):
+    for name in names:
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:

@@ -46,9 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmark.events import FORMAT_VERSION, EventSet, make_event_ids, merge_event_files
+from benchmark.results import package_versions
 from benchmark.store import data_root, file_checksum, file_lock, write_json
 from benchmark.sources.download import (
     ENV_MIRROR,
@@ -372,20 +371,8 @@ def convert_files(fmt: str, files: Mapping[str, Path], out_dir: Path, *, dataset
                            classes=classes, progress=progress, **kwargs)
 
 
-def _library_versions() -> dict[str, str]:
-    out = {}
-    for mod in ("numpy", "h5py", "pandas", "tables", "fastjet", "awkward", "hdf5plugin"):
-        try:
-            out[mod] = str(importlib.import_module(mod).__version__)
-        except Exception:  # optional
-            continue
-    try:
-        from importlib.metadata import version
-
-        out["lhcad"] = version("lhcad")
-    except Exception:
-        pass
-    return out
+#: libraries whose versions a conversion summary records
+CONVERTER_PACKAGES = ("lhcad", "numpy", "h5py", "pandas", "tables", "fastjet", "awkward", "hdf5plugin")
 
 
 def _converter_version(fmt: str) -> int:
@@ -416,7 +403,7 @@ def write_summary(out_dir: Path, *, dataset: str, src: Any, fetched: Mapping[str
         "extras": describe(result.extras, result.extra_counts),
         "notes": result.notes,
         "warnings": [*notes, *result.warnings],
-        "libraries": _library_versions(),
+        "libraries": package_versions(CONVERTER_PACKAGES),
     }
     write_json(out_dir / SUMMARY, summary)
     return summary
