@@ -283,7 +283,7 @@ def _execute(args: argparse.Namespace, jobs: list[Any]) -> Any:
     isolation = None
     if not args.no_isolation:
         # each job applies its task's limits (Limits.for_task); command-line values win over them
-        isolation = Limits(cli_time_s=args.time_limit, cli_memory_mb=args.memory_limit)
+        isolation = Limits(override_time_s=args.time_limit, override_memory_mb=args.memory_limit)
     jobs = [dataclasses.replace(j, results_dir=str(Path(j.results_dir).resolve())) for j in jobs]
     options = ExecutorOptions(workers=max(1, args.workers), retries=args.retries, overwrite=args.overwrite,
                               progress=not args.no_progress, fail_fast=args.fail_fast, isolation=isolation)

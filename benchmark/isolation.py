@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -55,16 +55,15 @@ class Limits:
     time_s: float = DEFAULT_TIME_LIMIT_S
     memory_mb: int | None = DEFAULT_MEMORY_MB
     namespaces: bool = True  # try unshare(); False: audit hook + scrubbed environment only
-    cli_time_s: float | None = None  # given on the command line: wins over a task's limits
-    cli_memory_mb: int | None = None
+    override_time_s: float | None = None  # e.g. --time-limit: wins over a task's own limits
+    override_memory_mb: int | None = None  # e.g. --memory-limit
 
-    def for_task(self, task: Any, *, cli_time: float | None = None, cli_memory: int | None = None) -> "Limits":
-        """Task-level limits (``limits: {time_s, memory_mb}`` on a task, where present), CLI values win."""
+    def for_task(self, task: Any) -> "Limits":
+        """The limits for one job: overrides, else the task's ``limits: {time_s, memory_mb}``
+        (datasets.yaml), else these defaults."""
         own = getattr(task, "limits", None) or {}
-        cli_time, cli_memory = cli_time or self.cli_time_s, cli_memory or self.cli_memory_mb
-        return Limits(time_s=cli_time or own.get("time_s", self.time_s),
-                      memory_mb=cli_memory or own.get("memory_mb", self.memory_mb), namespaces=self.namespaces,
-                      cli_time_s=cli_time, cli_memory_mb=cli_memory)
+        return replace(self, time_s=self.override_time_s or own.get("time_s", self.time_s),
+                       memory_mb=self.override_memory_mb or own.get("memory_mb", self.memory_mb))
 
 
 class ScorerFailure(RuntimeError):

@@ -35,7 +35,7 @@ def test_task_limits_are_parsed(tmp_path):
     # one key alone: the other stays the run's; command-line values win over the task's
     reg = parse_registry(_with_limits("{memory_mb: 3000}"), tmp_path / "r.yaml")
     assert Limits(time_s=60, memory_mb=1000).for_task(reg.task("synth/unsup")) == Limits(time_s=60, memory_mb=3000)
-    assert Limits().for_task(reg.task("synth/unsup"), cli_memory=500).memory_mb == 500
+    assert Limits(override_memory_mb=500).for_task(reg.task("synth/unsup")).memory_mb == 500
     assert Limits(time_s=60).for_task(reg.task("synth/sup")) == Limits(time_s=60)
 
 
