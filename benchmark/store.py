@@ -68,7 +68,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any
 
 
 def write_json(path: str | os.PathLike[str], payload: Any) -> None:
-    """Atomically write ``payload`` as indented, key-sorted, strict JSON (numpy scalars converted).
+    """Atomically write ``payload`` as indented, key-sorted, strict JSON (numpy values converted).
 
     Non-finite floats (an infinite background rejection, an undefined ratio) are written as the
     strings ``"inf"``, ``"-inf"`` and ``"nan"``: standard JSON has no such numbers, and the
@@ -95,21 +95,21 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 
 def _strict(obj: Any) -> Any:
+    """Plain JSON values: numpy scalars and arrays converted, non-finite floats spelled out."""
     import numpy as np
 
-    if isinstance(obj, (float, np.floating)):
-        x = float(obj)
-        if x != x:
+    if isinstance(obj, (np.generic, np.ndarray)):
+        obj = obj.tolist()  # a Python scalar for np.generic, nested lists for arrays
+    if isinstance(obj, float):
+        if obj != obj:
             return "nan"
-        if x in (float("inf"), float("-inf")):
-            return "inf" if x > 0 else "-inf"
-        return x
+        if obj in (float("inf"), float("-inf")):
+            return "inf" if obj > 0 else "-inf"
+        return obj
     if isinstance(obj, dict):
         return {k: _strict(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_strict(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _strict(obj.tolist())
     return obj
 
 
@@ -124,12 +124,6 @@ def _restore(obj: Any) -> Any:
 
 
 def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
