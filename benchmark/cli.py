@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  lhcad run --scorer cwola --task lhco/rnd --injections 0 500 1000 --seeds 3\n"
                               "  lhcad run --scorer mypkg.models:MyScorer --task darkmachines/chan1 --source real\n"
                               "  lhcad run --scorer my_model.py --task top/qcd-vs-top --param epochs=20\n"
+                              "  lhcad run --suite quick --param epochs=2        # only scorers that have epochs\n"
+                              "  lhcad run --scorer dense-ae --task top/qcd-vs-top --preset paper --param dense-ae.lr=1e-4\n"
                               "  lhcad run --suite quick --workers 4 --time-limit 600 --memory-limit 4000\n"
                               "  lhcad run --suite full --executor dask --scheduler tcp://10.0.0.5:8786\n"
                               "  lhcad run --suite full --executor slurm --cluster-config cluster.yaml --retries 3\n"
@@ -58,15 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--task", nargs="+", help="task name(s) from datasets.yaml")
     target.add_argument("--suite", help="a named suite of datasets.yaml (e.g. quick, full)")
     p.add_argument("--scorer", nargs="+", help="registry name, module:Class, path/to/file.py[:Class] or entry point"
-                                               " (default with --suite: every baseline supporting the tasks)")
+                                               " (default with --suite: the suite's scorers)")
     p.add_argument("--seeds", type=int, help="number of seeds 0..N-1 (default: the suite's, else 1)")
     p.add_argument("--seed-list", type=int, nargs="+", help="explicit seeds instead of --seeds")
     p.add_argument("--injections", type=int, nargs="+", help="resonant tasks: injected signal counts to scan")
     p.add_argument("--source", choices=["real", "generated"], help="data source (default: suite's, else generated)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="scorer hyper-parameter override (repeatable; value parsed as JSON if possible)")
+    p.add_argument("--param", action="append", default=[], metavar="[SCORER.]KEY=VALUE",
+                   help="scorer hyper-parameter override (repeatable; value parsed as JSON if possible): "
+                        "SCORER.KEY=VALUE for one scorer, a bare KEY=VALUE for every scorer that declares KEY")
+    p.add_argument("--preset", metavar="NAME",
+                   help="scorer size preset: smoke (seconds on 2 CPU cores) or paper (the paper's sizes and "
+                        "epochs); scorers without presets ignore it (default: the suite's, else each "
+                        "scorer's defaults)")
     p.add_argument("--train-size", type=float, help="override training size (count, or fraction < 1)")
     p.add_argument("--test-size", type=float, help="override test size (count, or fraction < 1)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples per job (0 = none)")
@@ -195,10 +202,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             try:
                 info = resolve_scorer(name).info
                 rows.append([name, info.version, ", ".join(info.protocols), info.representation,
-                             "yes" if info.needs_gpu else "no", info.description or target])
+                             "yes" if info.needs_gpu else "no", ", ".join(info.presets) or "-",
+                             info.paper or "-", info.description or target])
             except Exception as exc:  # a broken plugin must not hide the others
-                rows.append([name, "?", "?", "?", "?", f"cannot load {target}: {exc}"])
-        _print_table(rows, ["scorer", "version", "protocols", "representation", "gpu", "description"])
+                rows.append([name, "?", "?", "?", "?", "?", "?", f"cannot load {target}: {exc}"])
+        _print_table(rows, ["scorer", "version", "protocols", "representation", "gpu", "presets", "paper",
+                            "description"])
     return 0
 
 
@@ -225,9 +234,8 @@ def _sizes(args: argparse.Namespace) -> dict[str, float]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from benchmark.contract import BUILTIN_SCORERS
     from benchmark.registry import load_registry
-    from benchmark.runner import plan_jobs, resolve_device
+    from benchmark.runner import plan_jobs, resolve_device, suite_scorers
 
     reg = load_registry()
     device = resolve_device(args.device)
@@ -238,19 +246,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         seeds: Any = args.seed_list or (args.seeds if args.seeds is not None else suite.seeds)
         sizes = {**suite.sizes, **_sizes(args)}
         injections = args.injections or list(suite.injections) or None
-        scorers = args.scorer or [name for name in BUILTIN_SCORERS if name != "example"]
+        scorers = args.scorer or suite_scorers(suite)
+        preset = args.preset or suite.preset
     else:
         if not args.scorer:
             raise SystemExit("lhcad run: --scorer is required with --task")
         tasks, source = args.task, args.source or "generated"
         seeds = args.seed_list or (args.seeds if args.seeds is not None else 1)
         sizes, injections, scorers = _sizes(args), args.injections, args.scorer
+        preset = args.preset
         for t in tasks:
             reg.task(t)
     skipped: list[str] = []
     jobs = plan_jobs(tasks=tasks, scorers=scorers, seeds=seeds, source=source, results_dir=args.results,
                      injections=injections, params=params, device=device, sizes=sizes, n_boot=args.bootstrap,
-                     skipped=skipped)
+                     skipped=skipped, preset=preset)
     for msg in skipped:
         print(f"skip: {msg}", file=sys.stderr)
     if not jobs:

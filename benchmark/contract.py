@@ -3,7 +3,7 @@
 A scorer is any object with
 
 * ``info``: a :class:`ScorerInfo` (name, version, protocols, representation, GPU need, defaults,
-  paper);
+  presets, paper);
 * ``fit(train: EventSet, *, context: FitContext) -> object``: learn from the training events; the
   context carries the seed, device, a scratch folder, the protocol and its extra inputs (sideband
   data and the signal region for resonant tasks, training labels only for the supervised reference);
@@ -13,8 +13,13 @@ A scorer is any object with
   needs it).
 
 It is a structural protocol: no base class is required (:class:`BaseScorer` is a convenience).
-Scorers are loaded by registry name, ``module:Class``, a ``path/to/file.py[:Class]`` or an
-installed entry point in the group ``lhcad.scorers``.
+Scorers are loaded by registry name (an installed entry point in the group ``lhcad.scorers``;
+the built-in baselines register there through lhcad's own ``pyproject.toml``), ``module:Class``
+or a ``path/to/file.py[:Class]``.
+
+Hyper-parameters resolve in three layers: ``info.defaults``, then the chosen preset
+(``info.presets[name]``, e.g. ``smoke`` for seconds on two CPU cores, ``paper`` for the paper's
+sizes), then the user's ``--param`` values (:func:`resolve_params`).
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -36,14 +41,10 @@ from benchmark.registry import PROTOCOLS
 
 ENTRY_POINT_GROUP = "lhcad.scorers"
 
-#: Reference scorers shipped in ``baselines/`` (lazy: imported only when asked for).
-BUILTIN_SCORERS: dict[str, str] = {
-    "random": "baselines.random_scorer:RandomScorer",
-    "hlf-gmm": "baselines.hlf_gmm:HighLevelGMM",
-    "supervised": "baselines.supervised:SupervisedReference",
-    "cwola": "baselines.cwola:CWoLaHunting",
-    "example": "submissions.example_scorer:JetMassDensityScorer",
-}
+#: The distribution whose entry points are lhcad's own reference scorers (``baselines/``).
+BUILTIN_DISTRIBUTION = "lhcad"
+#: Presets every torch baseline offers: seconds on 2 CPU cores (tests, quick suite) and the paper's size.
+STANDARD_PRESETS = ("smoke", "paper")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class ScorerInfo:
     representation: str = "constituents"
     needs_gpu: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     paper: str = ""
     description: str = ""
 
@@ -63,6 +65,11 @@ class ScorerInfo:
         bad = [p for p in self.protocols if p not in PROTOCOLS]
         if bad:
             raise ValueError(f"scorer {self.name!r} declares unknown protocols {bad}; known: {PROTOCOLS}")
+        for preset, values in self.presets.items():
+            unknown = sorted(set(values) - set(self.defaults))
+            if unknown:
+                raise ValueError(f"scorer {self.name!r} preset {preset!r} sets {unknown}, which are not in its "
+                                 f"defaults {sorted(self.defaults)}")
 
 
 @dataclass
@@ -72,7 +79,9 @@ class FitContext:
     ``sideband`` (resonant): the sideband events, for a background template or interpolation;
     ``signal_region`` (resonant): (low, high) mjj bounds; ``train_labels`` (supervised protocol
     only): 1 for signal, 0 for background, aligned with the training events; ``params``: the
-    scorer's hyper-parameters (its defaults overridden by the user).
+    scorer's hyper-parameters (defaults, then the preset, then the user's values); ``preset``: the
+    preset they came from (``None``: defaults); ``time_budget_s``: seconds the fit may take before
+    the job's time limit (a training loop stops cleanly before it and says so; ``None``: no limit).
     """
 
     task: str
@@ -81,6 +90,8 @@ class FitContext:
     device: str = "cpu"
     workdir: Path | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+    time_budget_s: float | None = None
     sideband: EventSet | None = None
     signal_region: tuple[float, float] | None = None
     train_labels: np.ndarray | None = None
@@ -102,17 +113,16 @@ class Scorer(Protocol):
 
 
 class BaseScorer:
-    """Optional convenience base: stores ``params`` (defaults overridden by keyword arguments)."""
+    """Optional convenience base: stores ``params`` (defaults overridden by keyword arguments).
+
+    A scorer that trains a model may set ``self.training_record`` (a JSON-safe dict, e.g. the
+    :class:`baselines.nn.training.TrainingRecord` of its fit); the result record keeps it.
+    """
 
     info: ScorerInfo = ScorerInfo(name="base")
 
     def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(self.info.defaults)
-        if unknown:
-            close = {k: difflib.get_close_matches(k, list(self.info.defaults), n=1) for k in unknown}
-            hints = ", ".join(f"{k!r}" + (f" (did you mean {c[0]!r}?)" if c else "") for k, c in close.items())
-            raise TypeError(f"{self.info.name}: unknown hyper-parameter(s) {hints}; "
-                            f"known: {sorted(self.info.defaults)}")
+        check_param_names(self.info, params)
         self.params: dict[str, Any] = {**self.info.defaults, **params}
 
     def fit(self, train: EventSet, *, context: FitContext) -> Any:  # pragma: no cover - interface
@@ -120,6 +130,80 @@ class BaseScorer:
 
     def score(self, events: EventSet) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError(f"{type(self).__name__} must implement score()")
+
+
+def _unknown_names(kind: str, names: Any, known: Any) -> str:
+    hints = []
+    for name in sorted(names):
+        close = difflib.get_close_matches(name, list(known), n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"unknown {kind} {', '.join(hints)}; known: {sorted(known)}"
+
+
+def check_param_names(info: ScorerInfo, params: Mapping[str, Any]) -> None:
+    """Refuse hyper-parameters a scorer does not declare (a typo must not be silently ignored)."""
+    unknown = set(params) - set(info.defaults)
+    if unknown:
+        raise TypeError(f"{info.name}: {_unknown_names('hyper-parameter(s)', unknown, info.defaults)}")
+
+
+def effective_preset(info: ScorerInfo, preset: str | None) -> str | None:
+    """The preset a scorer runs at: ``None`` when none was asked or the scorer has no presets at all
+    (a scorer with one size, such as a GMM, runs the same in every suite); an asked preset the
+    scorer lacks while having others is an error."""
+    if preset is None or not info.presets:
+        return None
+    if preset not in info.presets:
+        raise KeyError(f"scorer {info.name!r} has no preset {preset!r}; its presets: {sorted(info.presets)}")
+    return preset
+
+
+def resolve_params(info: ScorerInfo, preset: str | None, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The hyper-parameters a scorer runs with: defaults, then the preset's values, then ``params``."""
+    params = dict(params or {})
+    if info.defaults:
+        check_param_names(info, params)
+    chosen = effective_preset(info, preset)
+    return {**info.defaults, **(info.presets[chosen] if chosen else {}), **params}
+
+
+def scorer_base_label(spec: str) -> str:
+    """The short name of a scorer spec in labels, paths and ``--param SCORER.key=value``."""
+    if spec.endswith(".py") or ".py:" in spec:
+        path, _, cls = spec.partition(".py:")
+        return cls or Path(path if path.endswith(".py") else path + ".py").stem
+    return spec.split(":")[-1]
+
+
+def route_params(scorers: Sequence[str], raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-scorer hyper-parameters from ``--param`` values.
+
+    ``SCORER.key=value`` goes to that scorer alone (SCORER as in :func:`scorer_base_label`); a bare
+    ``key=value`` goes to every scorer of the run that declares ``key`` (a scorer with no declared
+    defaults, e.g. a user's file without a base class, takes every bare key). A key that no scorer
+    of the run declares fails, with the closest known names.
+    """
+    infos = {spec: resolve_scorer(spec).info for spec in scorers}
+    labels = {scorer_base_label(spec): spec for spec in scorers}
+    routed: dict[str, dict[str, Any]] = {spec: {} for spec in scorers}
+    for key, value in raw.items():
+        target = next((lab for lab in sorted(labels, key=len, reverse=True) if key.startswith(lab + ".")), None)
+        if target is not None:
+            spec = labels[target]
+            name = key[len(target) + 1:]
+            if infos[spec].defaults:
+                check_param_names(infos[spec], {name: value})
+            routed[spec][name] = value
+            continue
+        takers = [spec for spec, info in infos.items() if not info.defaults or key in info.defaults]
+        if not takers:
+            known = sorted({k for info in infos.values() for k in info.defaults})
+            raise TypeError(f"--param: no scorer of this run has the hyper-parameter {key!r}: "
+                            f"{_unknown_names('hyper-parameter', [key], known)} "
+                            f"(or address one scorer as SCORER.{key}=VALUE)")
+        for spec in takers:
+            routed[spec][key] = value
+    return routed
 
 
 class ScorerOutputError(ValueError):
@@ -171,11 +255,21 @@ def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
 
 
 def available_scorers() -> dict[str, str]:
-    """Registry name -> import target, built-ins first, then installed entry points."""
-    names = dict(BUILTIN_SCORERS)
-    for name, ep in _entry_points().items():
-        names.setdefault(name, ep.value)
-    return names
+    """Registry name -> import target of every installed entry point, lhcad's own baselines first."""
+    eps = _entry_points()
+    own = sorted(n for n, ep in eps.items() if _distribution(ep) == BUILTIN_DISTRIBUTION)
+    others = sorted(n for n in eps if n not in own)
+    return {name: eps[name].value for name in own + others}
+
+
+def builtin_scorers() -> list[str]:
+    """Names of the reference scorers that lhcad itself registers (the quick suite's default)."""
+    return [name for name, ep in _entry_points().items() if _distribution(ep) == BUILTIN_DISTRIBUTION]
+
+
+def _distribution(ep: importlib.metadata.EntryPoint) -> str | None:
+    dist = getattr(ep, "dist", None)
+    return dist.metadata["Name"] if dist is not None else None
 
 
 def _import_target(target: str) -> Any:
@@ -225,12 +319,10 @@ def resolve_scorer(spec: str) -> Any:
     """The scorer class (or factory) for ``spec``: registry name, ``module:Class``, ``file.py[:Class]``."""
     if spec.endswith(".py") or ".py:" in spec:
         return _load_file(spec)
-    builtins = available_scorers()
-    if spec in BUILTIN_SCORERS:
-        return _import_target(BUILTIN_SCORERS[spec])
     eps = _entry_points()
     if spec in eps:
         return eps[spec].load()
+    builtins = available_scorers()
     if ":" in spec:
         return _import_target(spec)
     close = difflib.get_close_matches(spec, list(builtins), n=3, cutoff=0.5)
@@ -239,9 +331,12 @@ def resolve_scorer(spec: str) -> Any:
                    "or give module:Class, a path/to/file.py, or an entry point in 'lhcad.scorers')")
 
 
-def load_scorer(spec: str, params: Mapping[str, Any] | None = None) -> Any:
-    """Instantiate the scorer ``spec`` with hyper-parameters ``params`` and check its contract."""
+def load_scorer(spec: str, params: Mapping[str, Any] | None = None, preset: str | None = None) -> Any:
+    """Instantiate the scorer ``spec`` at ``preset`` with ``params`` on top and check its contract."""
     factory = resolve_scorer(spec)
+    info = getattr(factory, "info", None)
+    if isinstance(info, ScorerInfo):
+        params = resolve_params(info, preset, params)
     scorer = factory(**dict(params or {}))
     check_contract(scorer, spec)
     return scorer

@@ -72,14 +72,15 @@ def _seed_torch_on_import(seed: int) -> None:
 
 def score_job(data: TaskData, scorer_spec: str, params: dict[str, Any], *, seed: int, device: str,
               workdir: Path, log: Callable[[str], None], timings: dict[str, float],
+              preset: str | None = None, time_budget_s: float | None = None,
               ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """(test scores, extra per-event scores, scorer metadata) of one job; ``timings`` gets each phase.
 
     The density-ratio protocol also fits the supervised reference on the same training events
     (``extra["score_supervised"]``), for the density-ratio-vs-supervised gap.
     """
-    run = dict(seed=seed, device=device, workdir=workdir, log=log, timings=timings)
-    scores, scorer = _fit_and_score(data, scorer_spec, dict(params), **run)
+    run = dict(seed=seed, device=device, workdir=workdir, log=log, timings=timings, time_budget_s=time_budget_s)
+    scores, scorer = _fit_and_score(data, scorer_spec, dict(params), preset=preset, **run)
     extra: dict[str, np.ndarray] = {}
     if data.task.protocol == "density_ratio":
         extra["score_supervised"], _ = _fit_and_score(
@@ -90,17 +91,18 @@ def score_job(data: TaskData, scorer_spec: str, params: dict[str, Any], *, seed:
 
 def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, seed: int, device: str,
                    workdir: Path, log: Callable[[str], None], timings: dict[str, float],
-                   protocol: str | None = None,
-                   phase: str = "") -> tuple[np.ndarray, Any]:
+                   protocol: str | None = None, phase: str = "", preset: str | None = None,
+                   time_budget_s: float | None = None) -> tuple[np.ndarray, Any]:
     """Fit one scorer per the protocol (default: the task's) and score the test events."""
     task = data.task
     protocol = protocol or task.protocol
+    started = time.monotonic()
     test_view = data.scorer_view(data.test, "test")
 
     def context(train_labels: np.ndarray | None = None) -> FitContext:
         return FitContext(
             task=task.name, protocol=task.protocol, seed=seed, device=device, workdir=workdir,
-            params=dict(params),
+            params=dict(params), preset=preset, time_budget_s=_remaining(time_budget_s, started),
             sideband=data.scorer_view(data.sideband, "sideband") if data.sideband is not None else None,
             signal_region=task.resonant.signal_region if task.resonant else None,
             train_labels=train_labels, log=log,
@@ -110,7 +112,7 @@ def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, 
         densities = []
         for role, train in (("background", data.train), ("signal", data.signal_train)):
             assert train is not None
-            scorer = load_scorer(scorer_spec, params)
+            scorer = load_scorer(scorer_spec, params, preset)
             if not callable(getattr(scorer, "log_prob", None)):
                 raise TypeError(f"scorer {scorer.info.name!r} has no log_prob(); the density-ratio protocol needs one")
             seed_everything(seed)
@@ -122,7 +124,7 @@ def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, 
             timings[f"log_prob_{role}"] = time.perf_counter() - t0
             densities.append(lp)
         return densities[1] - densities[0], scorer
-    scorer = load_scorer(scorer_spec, params)
+    scorer = load_scorer(scorer_spec, params, preset)
     seed_everything(seed)
     t0 = time.perf_counter()
     scorer.fit(data.scorer_view(data.train, "train"), context=context(data.train_labels))
@@ -133,11 +135,31 @@ def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, 
     return scores, scorer
 
 
+def fit_budget(time_limit_s: float | None) -> float | None:
+    """The share of a job's wall-time limit its fits may use: 85 %, leaving the rest for scoring,
+    writing and the sandbox's own start, so a training loop stops cleanly before the hard kill."""
+    return None if time_limit_s is None else 0.85 * float(time_limit_s)
+
+
+def _remaining(budget_s: float | None, started: float) -> float | None:
+    """Seconds of the job's fit budget left now (the density-ratio protocol fits several models)."""
+    return None if budget_s is None else max(0.0, budget_s - (time.monotonic() - started))
+
+
 def scorer_metadata(scorer: Any) -> dict[str, Any]:
-    """What a result records about the scorer object (JSON-safe; also sent back by isolated children)."""
+    """What a result records about the scorer object (JSON-safe; also sent back by isolated children).
+
+    ``training`` is the scorer's ``training_record`` (epochs, losses, parameters, device, time) when
+    it trained a model, else ``None``.
+    """
     return {"name": scorer.info.name, "version": scorer.info.version, "params": scorer_params(scorer),
             "representation": scorer.info.representation, "paper": scorer.info.paper,
-            "needs_gpu": scorer.info.needs_gpu}
+            "needs_gpu": scorer.info.needs_gpu, "training": _jsonable(getattr(scorer, "training_record", None))}
+
+
+def _jsonable(record: Any) -> Any:
+    to_dict = getattr(record, "to_dict", None)
+    return to_dict() if callable(to_dict) else record
 
 
 def as_supervised(data: TaskData) -> TaskData:

@@ -153,7 +153,7 @@ def _tail(path: Path, n: int = LOG_TAIL_LINES) -> str:
         return ""
 
 
-def _write_inputs(job: Any, data: Any, private: Path) -> None:
+def _write_inputs(job: Any, data: Any, private: Path, time_budget_s: float | None = None) -> None:
     """The scorer views (no labels, no ids, no paths) and the job's public settings."""
     import pickle
 
@@ -176,7 +176,8 @@ def _write_inputs(job: Any, data: Any, private: Path) -> None:
     with open(private / "in" / "task.pkl", "wb") as handle:  # the task spec: names and sizes only
         pickle.dump(data.task, handle)
     spec = {"scorer": scorer, "params": dict(job.params), "seed": job.seed, "device": job.device,
-            "source": job.source, "injection": job.injection}
+            "source": job.source, "injection": job.injection, "preset": getattr(job, "preset", None),
+            "time_budget_s": time_budget_s}
     (private / "in" / "spec.json").write_text(json.dumps(spec))
 
 
@@ -193,7 +194,9 @@ def score_in_child(job: Any, data: Any, limits: Limits, log: Callable[[str], Non
         for mount in plan:
             if not mount["temp"] and _covers(mount["path"], str(private.resolve())):
                 raise RuntimeError(f"the sandbox dir {private} lies inside a hidden folder; set TMPDIR elsewhere")
-        _write_inputs(job, data, private)
+        from benchmark.fitting import fit_budget
+
+        _write_inputs(job, data, private, fit_budget(limits.time_s))
         config = {"mounts": plan if limits.namespaces else [], "memory_mb": limits.memory_mb,
                   "namespaces": limits.namespaces, "notes": notes, "left_visible": visible}
         t0 = time.perf_counter()
@@ -459,7 +462,8 @@ def child(private: Path) -> int:
         timings: dict[str, float] = {}
         log = lambda msg: print(msg, flush=True)  # noqa: E731
         scores, extra, meta = score_job(data, spec["scorer"], spec["params"], seed=spec["seed"],
-                                        device=spec["device"], workdir=work, log=log, timings=timings)
+                                        device=spec["device"], workdir=work, log=log, timings=timings,
+                                        preset=spec.get("preset"), time_budget_s=spec.get("time_budget_s"))
         np.save(private / "scores.npy", np.asarray(scores, dtype=np.float64))
         if "score_supervised" in extra:
             np.save(private / "score_supervised.npy", np.asarray(extra["score_supervised"], dtype=np.float64))

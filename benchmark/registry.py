@@ -147,6 +147,8 @@ class SuiteSpec:
     sizes: dict[str, float] = field(default_factory=dict)
     injections: tuple[int, ...] = ()
     seeds: int = 1
+    scorers: tuple[str, ...] = ()
+    preset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -370,7 +372,7 @@ def _parse_limits(r: _Reader, block: dict[str, Any], where: str) -> dict[str, fl
 def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, TaskSpec]) -> SuiteSpec:
     where = f"suites.{name}"
     block = r.mapping(block, where)
-    r.no_extra(block, {"description", "tasks", "source", "sizes", "injections", "seeds"}, where)
+    r.no_extra(block, {"description", "tasks", "source", "sizes", "injections", "seeds", "scorers", "preset"}, where)
     names = r.required(block, "tasks", where, list)
     for i, tname in enumerate(names):
         if tname not in tasks:
@@ -386,6 +388,8 @@ def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, 
         sizes={k: float(v) for k, v in r.optional(block, "sizes", where, dict, {}).items()},
         injections=tuple(int(x) for x in r.optional(block, "injections", where, list, [])),
         seeds=int(r.optional(block, "seeds", where, int, 1)),
+        scorers=tuple(str(x) for x in r.optional(block, "scorers", where, list, [])),
+        preset=r.optional(block, "preset", where, str, None),
     )
 
 

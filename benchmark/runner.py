@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmark import metrics as M
-from benchmark.contract import load_scorer, resolve_scorer
+from benchmark.contract import effective_preset, load_scorer, resolve_scorer, route_params, scorer_base_label
 from benchmark.data import class_checksums
 from benchmark.fitting import score_job
 from benchmark.registry import TaskSpec, load_registry
@@ -57,12 +57,15 @@ class Job:
     device: str = "cpu"
     sizes: Mapping[str, float] = field(default_factory=dict)
     n_boot: int = 200
+    preset: str | None = None
 
     @property
     def scorer_label(self) -> str:
-        """Scorer name in paths and tables; non-default hyper-parameters get a hash suffix."""
-        base = Path(self.scorer).stem if self.scorer.endswith(".py") else self.scorer.split(":")[-1]
-        return f"{base}@{config_tag(dict(self.params))}" if self.params else base
+        """Scorer name in paths and tables: ``name``, ``name@preset``; the user's hyper-parameters
+        add a hash (``name@preset+1a2b3c4d``, ``name@1a2b3c4d``) so other settings never mix."""
+        label = scorer_base_label(self.scorer)
+        tags = [t for t in (self.preset, config_tag(dict(self.params)) if self.params else None) if t]
+        return f"{label}@{'+'.join(tags)}" if tags else label
 
     @property
     def key(self) -> JobKey:
@@ -103,17 +106,23 @@ def plan_jobs(
     sizes: Mapping[str, float] | None = None,
     n_boot: int = 200,
     skipped: list[str] | None = None,
+    preset: str | None = None,
 ) -> list[Job]:
     """Expand the request into jobs; task/scorer pairs whose protocol the scorer lacks are skipped.
 
-    Resonant tasks get one job per injection (default: the task's registered default injection).
-    Skipped pairs are appended to ``skipped`` as messages (they are not failures).
+    ``params`` are the ``--param`` values, routed per scorer (:func:`route_params`: ``SCORER.key``
+    to one scorer, a bare ``key`` to the scorers that declare it); ``preset`` applies to scorers
+    that offer presets. Resonant tasks get one job per injection (default: the task's registered
+    default injection). Skipped pairs are appended to ``skipped`` as messages (they are not failures).
     """
     reg = load_registry()
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    routed = route_params(scorers, params or {})
     jobs: list[Job] = []
     for scorer in scorers:
-        info = load_scorer(scorer, params).info
+        own_params = routed[scorer]
+        info = load_scorer(scorer, own_params, preset).info
+        own_preset = effective_preset(info, preset)
         for task_name in tasks:
             task = reg.task(task_name)
             if source not in reg.dataset(task.dataset).sources:
@@ -130,8 +139,8 @@ def plan_jobs(
                 inj_list = [None]
             for inj in inj_list:
                 for seed in seed_list:
-                    jobs.append(Job(task_name, scorer, source, seed, str(results_dir), inj, dict(params or {}),
-                                    device, dict(sizes or {}), n_boot))
+                    jobs.append(Job(task_name, scorer, source, seed, str(results_dir), inj, dict(own_params),
+                                    device, dict(sizes or {}), n_boot, own_preset))
     return jobs
 
 
@@ -188,7 +197,7 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
         workdir.mkdir(parents=True, exist_ok=True)
         scores, extra_scores, scorer_meta = score_job(data, job.scorer, job.params, seed=job.seed,
                                                       device=job.device, workdir=workdir, log=log,
-                                                      timings=timings)
+                                                      timings=timings, preset=job.preset)
     labels = data.test_labels
     weights = data.test.weights
     t0 = time.perf_counter()
@@ -209,7 +218,7 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
         "job": {"task": task.name, "task_version": task.version, "protocol": task.protocol,
                 "scorer": job.scorer_label, "scorer_spec": job.scorer, "scorer_name": scorer_meta["name"],
                 "scorer_version": scorer_meta["version"], "source": job.source, "seed": job.seed,
-                "injection": job.injection, "device": job.device},
+                "injection": job.injection, "device": job.device, "preset": job.preset},
         "metrics": evaluation["metrics"],
         "errors": evaluation["errors"],
         "per_signal": evaluation.get("per_signal", {}),
@@ -218,7 +227,9 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
         "data": {"provenance": data.provenance, "class_sha256": class_checksums(refs, job.source),
                  "test_fingerprint": data.test.fingerprint()},
         "scorer_config": {"params": scorer_meta["params"], "representation": scorer_meta["representation"],
-                          "paper": scorer_meta["paper"], "needs_gpu": scorer_meta["needs_gpu"]},
+                          "paper": scorer_meta["paper"], "needs_gpu": scorer_meta["needs_gpu"],
+                          "preset": job.preset},
+        "training": scorer_meta.get("training"),
         "isolation": scorer_meta.get("isolation", {"mode": "in-process"}),
         "timings": timings,
         "hardware": hardware(),
@@ -284,15 +295,24 @@ def run_jobs(jobs: Iterable[Job], *, overwrite: bool = False, progress: bool = T
     return summary
 
 
-def jobs_for_suite(suite_name: str, scorers: Sequence[str], *, results_dir: Path, seeds: int | None = None,
-                   source: str | None = None, device: str = "cpu", params: Mapping[str, Any] | None = None,
-                   skipped: list[str] | None = None, n_boot: int = 200) -> list[Job]:
-    """Jobs of a named suite (its tasks, sizes, injections, seeds and source as registered)."""
+def jobs_for_suite(suite_name: str, scorers: Sequence[str] | None = None, *, results_dir: Path,
+                   seeds: int | None = None, source: str | None = None, device: str = "cpu",
+                   params: Mapping[str, Any] | None = None, skipped: list[str] | None = None, n_boot: int = 200,
+                   preset: str | None = None) -> list[Job]:
+    """Jobs of a named suite (its scorers, preset, tasks, sizes, injections, seeds and source as registered)."""
     suite = load_registry().suite(suite_name)
-    return plan_jobs(tasks=suite.tasks, scorers=scorers, seeds=seeds if seeds is not None else suite.seeds,
+    return plan_jobs(tasks=suite.tasks, scorers=list(scorers or suite_scorers(suite)),
+                     seeds=seeds if seeds is not None else suite.seeds,
                      source=source or suite.source or "generated", results_dir=results_dir,
                      injections=suite.injections or None, params=params, device=device, sizes=suite.sizes,
-                     skipped=skipped, n_boot=n_boot)
+                     skipped=skipped, n_boot=n_boot, preset=preset or suite.preset)
+
+
+def suite_scorers(suite: Any) -> list[str]:
+    """A suite's scorers: its ``scorers:`` list, else every scorer lhcad itself registers."""
+    from benchmark.contract import builtin_scorers
+
+    return list(suite.scorers) if suite.scorers else builtin_scorers()
 
 
 def default_workers() -> int:

@@ -95,8 +95,11 @@ def test_scorer_loading_by_name_module_file_and_entry_point(tmp_path, monkeypatc
     # an installed entry point in the group lhcad.scorers
     import importlib.metadata as md
 
+    from benchmark.contract import _entry_points
+
+    installed = _entry_points()
     ep = md.EntryPoint("plugged", f"{PROBES}:MassScorer", "lhcad.scorers")
-    monkeypatch.setattr("benchmark.contract._entry_points", lambda: {"plugged": ep})
+    monkeypatch.setattr("benchmark.contract._entry_points", lambda: {**installed, "plugged": ep})
     assert resolve_scorer("plugged").info.name == "mass"
     with pytest.raises(TypeError, match="unknown hyper-parameter.*'n_componets'.*did you mean 'n_components'"):
         load_scorer("hlf-gmm", {"n_componets": 3})

@@ -106,3 +106,19 @@ class Busy(MassScorer):
         while time.thread_time() < end:  # CPU time, so a loaded machine stretches it, not shortens it
             x += 1
         return super().fit(train, context=context)
+
+
+class PresetProbe(BaseScorer):
+    """A scorer with presets and an ``epochs`` parameter: records what it was built with."""
+
+    info = ScorerInfo(name="preset-probe", version="1", protocols=("unsupervised",), representation="jets",
+                      defaults={"epochs": 100, "width": 64, "shift": 0.0},
+                      presets={"smoke": {"epochs": 2, "width": 8}, "paper": {"epochs": 300}})
+
+    def fit(self, train: EventSet, *, context: FitContext) -> "PresetProbe":
+        self.preset, self.budget = context.preset, context.time_budget_s
+        self.training_record = {"epochs_run": int(self.params["epochs"]), "preset": context.preset}
+        return self
+
+    def score(self, events: EventSet) -> np.ndarray:
+        return events["jets"][:, 0, 3] + float(self.params["shift"])
