@@ -8,6 +8,7 @@ returns scores; building the data and judging the scores stay with the runner.
 from __future__ import annotations
 
 import random
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -95,13 +96,14 @@ def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, 
     """Fit one scorer per the protocol (default: the task's) and score the test events."""
     task = data.task
     protocol = protocol or task.protocol
-    test_view = data.scorer_view(data.test, "test")
+    order = fresh_permutation(len(data.test))  # a new order per execution; scores are unmapped below
+    test_view = _view(data, data.test.take(order), "test")
 
     def context(train_labels: np.ndarray | None = None) -> FitContext:
         return FitContext(
             task=task.name, protocol=task.protocol, seed=seed, device=device, workdir=workdir,
             params=dict(params),
-            sideband=data.scorer_view(data.sideband, "sideband") if data.sideband is not None else None,
+            sideband=_view(data, data.sideband, "sideband") if data.sideband is not None else None,
             signal_region=task.resonant.signal_region if task.resonant else None,
             train_labels=train_labels, log=log,
         )
@@ -115,22 +117,46 @@ def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, 
                 raise TypeError(f"scorer {scorer.info.name!r} has no log_prob(); the density-ratio protocol needs one")
             seed_everything(seed)
             t0 = time.perf_counter()
-            scorer.fit(data.scorer_view(train, "train"), context=context())
+            scorer.fit(_view(data, train, "train"), context=context())
             timings[f"fit_{role}"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             lp = validate_scores(scorer.log_prob(test_view), len(test_view), scorer=scorer.info.name, what="log_prob")
             timings[f"log_prob_{role}"] = time.perf_counter() - t0
-            densities.append(lp)
+            densities.append(_unmap(lp, order))
         return densities[1] - densities[0], scorer
     scorer = load_scorer(scorer_spec, params)
     seed_everything(seed)
     t0 = time.perf_counter()
-    scorer.fit(data.scorer_view(data.train, "train"), context=context(data.train_labels))
+    scorer.fit(_view(data, data.train, "train"), context=context(data.train_labels))
     timings[f"fit{phase}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     scores = validate_scores(scorer.score(test_view), len(test_view), scorer=scorer.info.name)
     timings[f"score{phase}"] = time.perf_counter() - t0
-    return scores, scorer
+    return _unmap(scores, order), scorer
+
+
+def fresh_permutation(n: int) -> np.ndarray:
+    """A random order of ``n`` test events from OS entropy, never from the job seed.
+
+    Each execution shows the scorer its test events in a new order, so no file of an earlier run
+    (a labelled scores file in the task's own test order) can be lined up with what it sees.
+    """
+    return np.random.default_rng(secrets.randbits(64)).permutation(n)
+
+
+def _unmap(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Per-event values given in ``order`` put back into the task's test order."""
+    out = np.empty_like(values)
+    out[order] = values
+    return out
+
+
+def _view(data: TaskData, events: Any, role: str) -> Any:
+    """``data.scorer_view`` keeping the representations already computed for these rows
+    (prefilled by the worker from :mod:`benchmark.precomputed`), so the scorer does not redo them."""
+    view = data.scorer_view(events, role)
+    view._feature_cache.update(getattr(events, "_feature_cache", {}))
+    return view
 
 
 def scorer_metadata(scorer: Any) -> dict[str, Any]:
