@@ -88,7 +88,7 @@ def precompute_views(data: Any, views: Mapping[str, EventSet], needed: list[tupl
 
     task = data.task
     parts: dict[str, dict[str, np.ndarray]] = {role: {} for role in views}
-    filled = {role: np.zeros(len(view), bool) for role, view in views.items()}
+    hits = {role: np.zeros(len(view), np.int8) for role, view in views.items()}
     for ref in dict.fromkeys((*task.background, *task.signal)):
         path = class_path(ref.dataset, ref.name, source)
         class_ids = EventSet.load(path, names=[]).event_id
@@ -103,15 +103,20 @@ def precompute_views(data: Any, views: Mapping[str, EventSet], needed: list[tupl
         digest = "all" if whole else _digest(rows)
         subset.cache_identity = f"class:{file_checksum(path)}:rows:{digest}"  # the shared cache's key
         for name, params in needed:
-            array = compute(name, subset, **params)
+            try:
+                array = compute(name, subset, **params)
+            except Exception as exc:
+                raise RuntimeError(f"computing {name}({params}), declared by the scorer's features_needed(), on "
+                                   f"{ref} ({path}) failed: {type(exc).__name__}: {exc}") from exc
             key = EventSet.feature_key(name, params)
             for role, (hit, class_rows) in located.items():
                 if key not in parts[role]:
                     parts[role][key] = np.zeros((len(views[role]), *array.shape[1:]), array.dtype)
                 parts[role][key][hit] = array[class_rows if whole else np.searchsorted(rows, class_rows)]
         for role, (hit, _) in located.items():
-            filled[role] |= hit
-    return {role: arrays for role, arrays in parts.items() if filled[role].all()}
+            hits[role] += hit
+    # every event found in exactly one class file (ids shared by two files would be ambiguous)
+    return {role: arrays for role, arrays in parts.items() if (hits[role] == 1).all()}
 
 
 def _digest(rows: np.ndarray) -> str:

@@ -189,3 +189,12 @@ def test_folders_of_a_killed_run_are_swept(job_tmp):
         (folder / "in" / "test.h5").write_bytes(b"events")
     assert sweep_stale_job_dirs() == [stale]
     assert not stale.exists() and live.exists() and other.exists()
+
+
+@pytest.mark.gpu
+def test_cuda_scorer_runs_in_the_default_sandbox(synth_registry, tmp_path):
+    """CUDA under the allowlisted root and the memory limit: device nodes, driver files and the
+    address space CUDA reserves must all be there (runs only where a GPU is)."""
+    record = execute_job(_job(f"{PROBES}:CudaProbe", tmp_path, device="auto"), isolation=Limits(time_s=300))
+    assert record["job"]["device"] == "cuda" and record["job"]["device_requested"] == "auto"
+    assert record["isolation"]["memory_limit_mb"] and record["metrics"]["auc"] > 0.9

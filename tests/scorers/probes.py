@@ -220,3 +220,19 @@ class ScoresFileCheat(BaseScorer):
             if labels is not None and len(labels) == len(events):
                 return np.asarray(labels, dtype=float) + 1e-6 * np.arange(len(events)) / len(events)
         return np.random.default_rng().random(len(events))
+
+
+class CudaProbe(MassScorer):
+    """Needs a GPU: computes its statistics with torch on ``context.device`` (fails without CUDA)."""
+
+    info = ScorerInfo(name="cuda-probe", version="1", protocols=("unsupervised",), representation="jets",
+                      needs_gpu=True)
+
+    def fit(self, train: EventSet, *, context: FitContext) -> "CudaProbe":
+        import torch
+
+        if not context.device.startswith("cuda") or not torch.cuda.is_available():
+            raise RuntimeError(f"no CUDA in the sandbox (device {context.device!r})")
+        m = torch.as_tensor(train["jets"][:, 0, 3], device=context.device)
+        self.mu, self.sd = float(m.mean()), float(m.std()) + 1e-9
+        return self
