@@ -104,6 +104,10 @@ def resolve_device(device: str) -> str:
         raise RuntimeError(f"device {device!r} was asked for (--device) but torch sees no CUDA device on this "
                            f"worker (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}); "
                            f"use --device auto or cpu")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise RuntimeError(f"device {device!r} was asked for but this worker sees {torch.cuda.device_count()} CUDA "
+                           f"device(s) (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}; "
+                           f"a needs_gpu job sees only its own GPU, as cuda:0); use --device cuda or auto")
     return device
 
 

@@ -127,8 +127,7 @@ def test_device_resolved_on_the_worker(synth_registry, tmp_path):
         with pytest.raises(RuntimeError, match="no CUDA device.*--device auto or cpu"):
             execute_job(_job(f"{PROBES}:MassScorer", tmp_path / "c", device="cuda"))
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
-        _job(f"{PROBES}:MassScorer", tmp_path / "g", device="gpu") and execute_job(
-            _job(f"{PROBES}:MassScorer", tmp_path / "g", device="gpu"))
+        execute_job(_job(f"{PROBES}:MassScorer", tmp_path / "g", device="gpu"))
 
 
 # -- 5. temporary job folders ------------------------------------------------------------------------
