@@ -1,6 +1,8 @@
 """Blocks shared by the reference scorers (one place, never copied between baselines)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from benchmark.events import EventSet
@@ -15,10 +17,11 @@ def tabular_features(events: EventSet) -> np.ndarray:
     * Dark Machines objects: MET, H_T, object counts per type and the four leading objects'
       (E, pt, eta, phi) -- a flat summary of the event.
     """
-    if "mjj" in events:
+    kind = _tabular_kind(events.names)
+    if kind == "dijet":
         hlf = events.features("highlevel")
         return np.asarray(hlf[:, 1:], dtype=np.float64)
-    if "constituents" in events:
+    if kind == "jets":
         obs = events.features("jet_observables")            # (N, J, 4) mass, multiplicity, girth, C0.2
         nsub = events.features("nsubjettiness")             # (N, J, 5) tau1..3, tau21, tau32
         pt = np.log(np.clip(events["jets"][..., :1], 1e-3, None))
@@ -27,6 +30,22 @@ def tabular_features(events: EventSet) -> np.ndarray:
     if "objects" in events:
         return object_summary(events)
     raise KeyError(f"no representation for tabular features in {events!r}")
+
+
+def _tabular_kind(arrays: Iterable[str]) -> str:
+    names = set(arrays)
+    return "dijet" if "mjj" in names else "jets" if "constituents" in names else "objects"
+
+
+#: the representations :func:`tabular_features` asks for, per kind of event set
+TABULAR_REPRESENTATIONS: dict[str, list[tuple[str, dict]]] = {
+    "dijet": [("highlevel", {})], "jets": [("jet_observables", {}), ("nsubjettiness", {})], "objects": []}
+
+
+def tabular_features_needed(arrays: Iterable[str]) -> list[tuple[str, dict]]:
+    """What :func:`tabular_features` will compute for event sets holding ``arrays``: a scorer's
+    ``features_needed`` answer, so the worker computes them once for all jobs (benchmark.precomputed)."""
+    return list(TABULAR_REPRESENTATIONS[_tabular_kind(arrays)])
 
 
 def object_summary(events: EventSet, n_leading: int = 4) -> np.ndarray:

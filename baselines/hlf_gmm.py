@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from baselines.common import Standardiser, tabular_features
+from baselines.common import Standardiser, tabular_features, tabular_features_needed
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
 from benchmark.events import EventSet
 
@@ -25,6 +25,10 @@ class HighLevelGMM(BaseScorer):
         defaults={"n_components": 8, "covariance_type": "full", "max_iter": 300},
         description="Gaussian mixture density on high-level jet/event observables; score = -log p.",
     )
+
+    def features_needed(self, arrays: frozenset[str]) -> list[tuple[str, dict]]:
+        """Computed once by the worker and shared across seeds and jobs (benchmark.precomputed)."""
+        return tabular_features_needed(arrays)
 
     def fit(self, train: EventSet, *, context: FitContext) -> "HighLevelGMM":
         x = tabular_features(train)

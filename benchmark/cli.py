@@ -235,10 +235,10 @@ def _sizes(args: argparse.Namespace) -> dict[str, float]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.registry import load_registry
-    from benchmark.runner import plan_jobs, resolve_device, suite_scorers
+    from benchmark.runner import check_device, plan_jobs, suite_scorers
 
     reg = load_registry()
-    device = resolve_device(args.device)
+    device = check_device(args.device)  # resolved on the worker that runs each job
     params = _parse_params(args.param)
     if args.suite:
         suite = reg.suite(args.suite)

@@ -183,12 +183,17 @@ class EventSet:
     # -- representations -----------------------------------------------------------------------
     def features(self, name: str, **params: Any) -> np.ndarray:
         """Representation ``name`` (see :func:`benchmark.features.available`), memoised per params."""
-        key = name + json.dumps(params, sort_keys=True, default=str)
+        key = self.feature_key(name, params)
         if key not in self._feature_cache:
             from benchmark.features import compute
 
             self._feature_cache[key] = compute(name, self, **params)
         return self._feature_cache[key]
+
+    @staticmethod
+    def feature_key(name: str, params: Mapping[str, Any]) -> str:
+        """The memo key of ``features(name, **params)`` (also used to prefill it from outside)."""
+        return name + json.dumps(dict(params), sort_keys=True, default=str)
 
     # -- identity ------------------------------------------------------------------------------
     def fingerprint(self) -> str:

@@ -8,6 +8,7 @@ returns scores; building the data and judging the scores stay with the runner.
 from __future__ import annotations
 
 import random
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -117,25 +118,50 @@ def fit_and_score_once(data: TaskData, scorer_spec: str, params: dict[str, Any],
     context = FitContext(
         task=task.name, protocol=protocol or task.protocol, seed=run.seed, device=run.device, workdir=run.workdir,
         params=scorer_params(scorer), preset=run.preset, time_budget_s=run.remaining_budget(),
-        sideband=data.scorer_view(data.sideband, "sideband") if data.sideband is not None else None,
+        sideband=_view(data, data.sideband, "sideband") if data.sideband is not None else None,
         signal_region=task.resonant.signal_region if task.resonant else None,
         train_labels=train_labels, log=run.log,
     )
     seed_everything(run.seed)
     t0 = time.perf_counter()
-    scorer.fit(data.scorer_view(train, "train"), context=context)
+    scorer.fit(_view(data, train, "train"), context=context)
     run.timings[f"fit{phase}"] = time.perf_counter() - t0
-    test_view = data.scorer_view(data.test, "test")
+    order = fresh_permutation(len(data.test))  # a new order per execution; scores are unmapped below
+    test_view = _view(data, data.test.take(order), "test")
     t0 = time.perf_counter()
     values = validate_scores(getattr(scorer, method)(test_view), len(test_view), scorer=scorer.info.name, what=method)
     run.timings[f"{method}{phase}"] = time.perf_counter() - t0
-    return values, scorer
+    return _unmap(values, order), scorer
 
 
 def fit_budget(time_limit_s: float | None) -> float | None:
     """The share of a job's wall-time limit its fits may use: 85 %, leaving the rest for scoring,
     writing and the sandbox's own start, so a training loop stops cleanly before the hard kill."""
     return None if time_limit_s is None else 0.85 * float(time_limit_s)
+
+
+def fresh_permutation(n: int) -> np.ndarray:
+    """A random order of ``n`` test events from OS entropy, never from the job seed.
+
+    Each execution shows the scorer its test events in a new order, so no file of an earlier run
+    (a labelled scores file in the task's own test order) can be lined up with what it sees.
+    """
+    return np.random.default_rng(secrets.randbits(64)).permutation(n)
+
+
+def _unmap(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Per-event values given in ``order`` put back into the task's test order."""
+    out = np.empty_like(values)
+    out[order] = values
+    return out
+
+
+def _view(data: TaskData, events: Any, role: str) -> Any:
+    """``data.scorer_view`` keeping the representations already computed for these rows
+    (prefilled by the worker from :mod:`benchmark.precomputed`), so the scorer does not redo them."""
+    view = data.scorer_view(events, role)
+    view._feature_cache.update(getattr(events, "_feature_cache", {}))
+    return view
 
 
 def scorer_metadata(scorer: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ process or on a remote worker.
 """
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -73,16 +74,36 @@ class Job:
         return self.key.scores_path(Path(self.results_dir))
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a CUDA device is usable, else ``cpu``; ``cuda`` without one fails."""
-    import torch
+def check_device(device: str) -> str:
+    """Validate a requested device (``auto``, ``cpu``, ``cuda``, ``cuda:N``) without touching CUDA."""
+    if device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit()):
+        return device
+    raise ValueError(f"unknown device {device!r}; use --device auto, cpu, cuda or cuda:N")
 
+
+def resolve_device(device: str) -> str:
+    """The device a job runs on, decided on the worker that runs it (not where it was submitted):
+    ``auto`` -> ``cuda`` when this worker has a usable CUDA device, else ``cpu``; ``cuda`` without
+    one fails the job."""
+    check_device(device)
+    if device == "cpu":
+        return device
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device; use --device auto or cpu")
-    if device not in ("cpu",) and not device.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
+        return "cuda" if has_cuda else "cpu"
+    if not has_cuda:
+        raise RuntimeError(f"device {device!r} was asked for (--device) but torch sees no CUDA device on this "
+                           f"worker (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}); "
+                           f"use --device auto or cpu")
+    if device.startswith("cuda:") and int(device[5:]) >= torch.cuda.device_count():
+        raise RuntimeError(f"device {device!r} was asked for but this worker sees {torch.cuda.device_count()} CUDA "
+                           f"device(s) (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}; "
+                           f"a needs_gpu job sees only its own GPU, as cuda:0); use --device cuda or auto")
     return device
 
 
@@ -151,6 +172,7 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
     log = log or (lambda msg: None)
     reg = load_registry()
     task: TaskSpec = reg.task(job.task)
+    device = resolve_device(job.device)  # here, on the worker: its GPUs, not the submitter's
     timings: dict[str, float] = {}
     started = now()
     t0 = time.perf_counter()
@@ -163,12 +185,16 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
         from benchmark.isolation import score_in_child
 
         isolation = isolation.for_task(task)  # the task's limits (datasets.yaml), command-line values win
-        scores, extra_scores, scorer_meta, child_timings = score_in_child(job, data, isolation, log=log)
+        scores, extra_scores, scorer_meta, child_timings = score_in_child(job, data, isolation, log=log,
+                                                                          device=device)
         timings.update(child_timings)
     else:
+        from benchmark.precomputed import prefill_in_process
+
         workdir.mkdir(parents=True, exist_ok=True)
+        prefill_in_process(job, data)  # declared representations, through the shared cache
         scores, extra_scores, scorer_meta = score_job(data, job.scorer, job.params, seed=job.seed,
-                                                      device=job.device, workdir=workdir, log=log,
+                                                      device=device, workdir=workdir, log=log,
                                                       timings=timings, preset=job.preset)
     labels = data.test_labels
     weights = data.test.weights
@@ -183,7 +209,8 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
         "job": {"task": task.name, "task_version": task.version, "protocol": task.protocol,
                 "scorer": job.scorer_label, "scorer_spec": job.scorer, "scorer_name": scorer_meta["name"],
                 "scorer_version": scorer_meta["version"], "source": job.source, "seed": job.seed,
-                "injection": job.injection, "device": job.device, "preset": job.preset},
+                "injection": job.injection, "device": device, "device_requested": job.device,
+                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), "preset": job.preset},
         **judged,
         "counts": data.provenance.get("counts", {}),
         "data": {"provenance": data.provenance, "class_sha256": class_checksums(refs, job.source),

@@ -8,7 +8,9 @@ The client counts done / running / failed on a progress bar and is the only writ
 ``failures.jsonl``. A job lost with its worker (preemption, node failure, a killed process) is
 retried up to ``retries`` times, then recorded as a failure with cause ``worker_lost``.
 
-* ``local`` (default): a process pool of ``workers`` processes (:mod:`benchmark.executors.local`);
+* ``local`` (default): a process pool of ``workers`` processes (:mod:`benchmark.executors.local`),
+  with one GPU slot per visible GPU: a ``needs_gpu`` job runs alone on its GPU
+  (``CUDA_VISIBLE_DEVICES=<slot>``), at most one such job per GPU at a time;
 * ``dask``: ``dask.distributed``, joining ``scheduler`` or starting a ``LocalCluster``
   (:mod:`benchmark.executors.dask`);
 * ``slurm`` / ``htcondor`` / ``pbs``: ``dask-jobqueue`` clusters whose resources come from a
@@ -16,11 +18,13 @@ retried up to ``retries`` times, then recorded as a failure with cause ``worker_
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import subprocess
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,14 +34,19 @@ from benchmark.runner import Job, RunSummary, execute_job, job_finished
 EXECUTORS = ("local", "dask", "slurm", "htcondor", "pbs")
 
 
-def run_one(job: Job, overwrite: bool = False, isolation: Any = None) -> dict[str, Any]:
-    """Run one job on whatever worker this is; returns a small status dict (no scores)."""
+def run_one(job: Job, overwrite: bool = False, isolation: Any = None, gpu: str | None = None) -> dict[str, Any]:
+    """Run one job on whatever worker this is; returns a small status dict (no scores).
+
+    ``gpu`` (a GPU slot of the local executor) becomes ``CUDA_VISIBLE_DEVICES`` for the job: its
+    sandboxed child, or the scorer itself when it runs in this (single-threaded) pool process.
+    """
     base = {"key": str(job.key), "host": socket.gethostname(), "pid": os.getpid()}
     if job_finished(job, overwrite):
         return {**base, "status": "skipped"}
     t0 = time.perf_counter()
     try:
-        record = execute_job(job, isolation=isolation)
+        with _cuda_visible(gpu):
+            record = execute_job(job, isolation=isolation)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # reported to the client, which records it
@@ -46,6 +55,59 @@ def run_one(job: Job, overwrite: bool = False, isolation: Any = None) -> dict[st
                 "traceback": traceback.format_exc(), "seconds": time.perf_counter() - t0}
     return {**base, "status": "ok", "seconds": time.perf_counter() - t0,
             "auc": record.get("metrics", {}).get("auc")}
+
+
+@contextlib.contextmanager
+def _cuda_visible(gpu: str | None) -> Iterator[None]:
+    if gpu is None:
+        yield
+        return
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = before
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this machine's jobs may use, one slot each, found without initialising CUDA here:
+    the ids in ``CUDA_VISIBLE_DEVICES`` when it is set (up to an invalid one, as CUDA reads it),
+    else the devices ``nvidia-smi -L`` lists; [] without either."""
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if given is not None:
+        slots = []
+        for item in (x.strip() for x in given.split(",")):
+            if not item or item.startswith("-"):
+                break
+            slots.append(item)
+        return slots
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [str(i) for i, line in enumerate(ln for ln in out.stdout.splitlines() if ln.startswith("GPU "))] \
+        if out.returncode == 0 else []
+
+
+def gpu_jobs(jobs: Sequence[Job]) -> list[bool]:
+    """Per job: does its scorer declare ``needs_gpu`` (``ScorerInfo.needs_gpu``)?"""
+    from benchmark.contract import load_scorer
+
+    known: dict[str, bool] = {}
+    out = []
+    for job in jobs:
+        label = f"{job.scorer}|{sorted(dict(job.params).items())}"
+        if label not in known:
+            try:
+                known[label] = bool(load_scorer(job.scorer, dict(job.params)).info.needs_gpu)
+            except Exception:  # the job itself will report why its scorer cannot load
+                known[label] = False
+        out.append(known[label])
+    return out
 
 
 @dataclass

@@ -18,6 +18,11 @@ The cluster config (YAML; see ``cluster.example.yaml``) names the resources of o
       worker_start_timeout: 600  # seconds to wait for the first worker (default: wait as long as the queue)
 
 ``env``, ``gpus`` and ``worker_start_timeout`` are lhcad's; every other key goes to dask-jobqueue.
+``gpus`` also makes each worker advertise the Dask resource ``GPU=<gpus>``; a ``needs_gpu`` job
+asks for ``GPU=1``. The batch system hands each batch job its own GPUs (its own
+``CUDA_VISIBLE_DEVICES``); with ``gpus: 1`` every GPU job has a device to itself. With more GPUs
+per batch job, concurrent jobs on that worker share its devices: lhcad does not split a Dask
+worker's GPUs per job (the local executor does), so use ``gpus: 1`` per batch job.
 The Dask workers run ``sys.executable`` of the submitting process (dask-jobqueue's ``python``
 default), so the batch nodes must see the same virtualenv path, and they must reach the scheduler
 on the submitting host (``interface``/``scheduler_options`` select its network).
@@ -55,6 +60,8 @@ def read_cluster_config(path: Path | None, system: str) -> tuple[dict[str, Any],
     gpus = cfg.pop("gpus", None)
     timeout = cfg.pop("worker_start_timeout", None)
     lhcad = {"worker_start_timeout": float(timeout) if timeout else None}
+    if gpus:  # workers advertise their GPUs, so needs_gpu jobs (resources GPU=1) go only to them
+        cfg["worker_extra_args"] = [*(cfg.get("worker_extra_args") or []), "--resources", f"GPU={int(gpus)}"]
     prologue = list(cfg.pop("job_script_prologue", []) or [])
     prologue += [f"export {k}={shlex.quote(str(v))}" for k, v in env.items()]
     if prologue:

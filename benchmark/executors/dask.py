@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.executors import ExecutorOptions, Progress, lost_status, pending, record_status, run_one
+from benchmark.executors import ExecutorOptions, Progress, gpu_jobs, lost_status, pending, record_status, run_one
 from benchmark.runner import Job, RunSummary
 
 
@@ -15,6 +15,13 @@ def _task_key(job: Job) -> str:
 
 class DaskExecutor:
     """Submit every pending job as one task; resume, retries and failures as for every executor.
+
+    GPUs: where the workers advertise a ``GPU`` resource (batch clusters with ``gpus:``, or a
+    ``dask worker --resources GPU=1`` started by hand), each ``needs_gpu`` job asks for ``GPU=1``,
+    so a worker runs at most as many GPU jobs at once as it has GPUs. A job does not get its own
+    ``CUDA_VISIBLE_DEVICES`` here (a Dask worker runs tasks in threads of one process, whose
+    environment they share): give each worker its own GPU (one GPU per batch job, or
+    ``CUDA_VISIBLE_DEVICES`` per worker you start). Workers that advertise no GPU get every job.
 
     A task whose worker dies is rescheduled by the scheduler on another worker; after ``retries``
     such losses (``distributed.scheduler.allowed-failures``) the scheduler gives up with
@@ -58,8 +65,12 @@ class DaskExecutor:
         try:
             by_key = {}
             futures = []
-            for job in todo:
-                fut = client.submit(run_one, job, opts.overwrite, opts.isolation, key=_task_key(job), pure=False)
+            gpu_workers = any("GPU" in (w.get("resources") or {})
+                              for w in client.scheduler_info().get("workers", {}).values())
+            needs_gpu = gpu_jobs(todo) if gpu_workers else [False] * len(todo)
+            for job, gpu in zip(todo, needs_gpu):
+                fut = client.submit(run_one, job, opts.overwrite, opts.isolation, key=_task_key(job), pure=False,
+                                    resources={"GPU": 1} if gpu else None)
                 by_key[fut.key] = job
                 futures.append(fut)
             n_workers = max(1, len(client.scheduler_info().get("workers", {})) or opts.workers)

@@ -6,13 +6,27 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from benchmark.executors import ExecutorOptions, Progress, lost_status, pending, record_status, run_one
-from benchmark.isolation import die_with_parent
+from benchmark.executors import (
+    ExecutorOptions,
+    Progress,
+    gpu_jobs,
+    lost_status,
+    pending,
+    record_status,
+    run_one,
+    visible_gpus,
+)
+from benchmark.isolation import die_with_parent, sweep_stale_job_dirs
 from benchmark.runner import Job, RunSummary
 
 
 class LocalExecutor:
     """Runs jobs in ``workers`` processes (spawned, so no lock or thread is inherited).
+
+    GPU slots: one per visible GPU (:func:`~benchmark.executors.visible_gpus`). A job whose scorer
+    ``needs_gpu`` starts only when a slot is free and runs with ``CUDA_VISIBLE_DEVICES`` set to
+    that slot alone, so concurrent GPU jobs never share a device; CPU jobs take no slot. Without
+    a visible GPU, ``needs_gpu`` jobs run like the others (their device resolves to the CPU).
 
     A pool whose worker dies (killed, out of memory) is broken for every job in flight: those jobs
     are retried in a fresh pool up to ``retries`` times each, then recorded as lost.
@@ -23,42 +37,67 @@ class LocalExecutor:
 
     def run(self, jobs: list[Job]) -> RunSummary:
         opts = self.options
+        workers = max(1, opts.workers)
         summary = RunSummary()
         progress = Progress(len(jobs), opts.progress, f"lhcad run [local x{opts.workers}]")
+        sweep_stale_job_dirs()  # folders of an earlier, SIGKILLed run
         todo = pending(jobs, opts.overwrite, summary, progress)
+        gpus = visible_gpus()
+        needs_gpu = gpu_jobs(todo) if gpus else [False] * len(todo)
+        free = list(gpus)
         attempts: dict[int, int] = {i: 0 for i in range(len(todo))}
         queue = list(range(len(todo)))
         try:
             while queue:
-                with ProcessPoolExecutor(max_workers=max(1, opts.workers), mp_context=mp.get_context("spawn"),
+                with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                          initializer=die_with_parent) as pool:
-                    futures: dict[Future, int] = {}
-                    for i in queue:
-                        attempts[i] += 1
-                        futures[pool.submit(run_one, todo[i], opts.overwrite, opts.isolation)] = i
-                    queue = []
-                    progress.started(min(len(futures), opts.workers))
-                    remaining = set(futures)
-                    while remaining:
-                        done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                    running: dict[Future, tuple[int, str | None]] = {}
+                    broken: list[int] = []
+
+                    def start_ready() -> None:
+                        """Submit jobs while a worker is idle; a GPU job also needs a free slot."""
+                        while len(running) < workers and not broken:
+                            pick = next((i for i in queue if not needs_gpu[i] or free), None)
+                            if pick is None:
+                                return
+                            queue.remove(pick)
+                            slot = free.pop(0) if needs_gpu[pick] else None
+                            attempts[pick] += 1
+                            try:
+                                running[pool.submit(run_one, todo[pick], opts.overwrite, opts.isolation, slot)] = \
+                                    (pick, slot)
+                            except BrokenProcessPool:
+                                attempts[pick] -= 1  # it never started
+                                broken.append(pick)
+                                if slot is not None:
+                                    free.append(slot)
+                                return
+                            progress.started()
+
+                    start_ready()
+                    while running:
+                        done, _ = wait(set(running), return_when=FIRST_COMPLETED)
                         for fut in done:
-                            i = futures[fut]
+                            i, slot = running.pop(fut)
+                            if slot is not None:
+                                free.append(slot)
                             try:
                                 status: dict[str, Any] = fut.result()
                             except BrokenProcessPool as exc:
+                                progress.running = max(0, progress.running - 1)
                                 if attempts[i] <= opts.retries:
-                                    queue.append(i)
-                                    progress.running = max(0, progress.running - 1)
+                                    broken.append(i)
                                     continue
                                 status = lost_status(todo[i], attempts[i], str(exc))
+                                progress.started()
                             status["attempts"] = attempts[i]
                             record_status(summary, todo[i], status)
                             progress.finished(status)
-                            if remaining and progress.running < opts.workers:
-                                progress.started()
                             if status["status"] == "failed" and opts.fail_fast:
                                 raise RuntimeError(f"job {status['key']} failed: {status.get('error')}\n"
                                                    f"{status.get('traceback', '')}")
+                        start_ready()
+                    queue = broken + queue  # a broken pool: retry its jobs first in a fresh one
         finally:
             progress.close()
         return summary

@@ -1,4 +1,4 @@
-"""On-disk cache of computed representations, keyed by (dataset fingerprint, name, parameters).
+"""On-disk cache of computed representations, keyed by (event-set identity, name, parameters).
 
 Files live under ``benchmark.store.data_root()/features/<name>/<key>.npy`` with a JSON sidecar
 (``<key>.json``: name, parameters, fingerprint, version) for provenance. Both are written with
@@ -81,8 +81,13 @@ def save(path: Path, array: np.ndarray, meta: dict[str, Any]) -> None:
 
 def cached(events: Any, name: str, params: dict[str, Any], version: int | str,
            compute: Callable[[], np.ndarray]) -> np.ndarray:
-    """``compute()`` once per (events, name, params, version); later calls read the disk copy."""
-    fingerprint = events.fingerprint()
+    """``compute()`` once per (events, name, params, version); later calls read the disk copy.
+
+    The events are identified by their fingerprint, or by ``events.cache_identity`` where the
+    caller knows them by origin (:mod:`benchmark.precomputed`: class file sha256 and rows), which
+    spares hashing every array and lets every job that reads those rows share the entry.
+    """
+    fingerprint = getattr(events, "cache_identity", None) or events.fingerprint()
     key = cache_key(fingerprint, name, params, version)
     path = cache_path(name, key)
     hit = load(path)
