@@ -180,7 +180,19 @@ def test_training_record_lands_in_the_result_json(tmp_path, monkeypatch, _isolat
     assert not summary.failed, summary.failed
     record = json.loads(jobs[0].result_path.read_text())
     training = record["training"]
-    assert training["stop_reason"] == "max_epochs" and training["epochs_run"] == 3
-    assert len(training["train_loss"]) == 3 and training["device"] == "cpu" and training["n_parameters"] > 0
+    assert training["stop_reason"] == "max_epochs" and training["epochs_run"] == 10
+    assert len(training["train_loss"]) == 10 and training["device"] == "cpu" and training["n_parameters"] > 0
     assert training["wall_time_s"] > 0 and training["peak_memory_mb"] > 0
     assert 0.0 <= record["metrics"]["auc"] <= 1.0
+
+
+@pytest.mark.gpu
+def test_dense_ae_trains_on_cuda_with_bf16_autocast(tmp_path):
+    scorer = load_scorer("dense-ae", {"npix": 16}, "smoke")
+    ctx = FitContext(task="toy", protocol="unsupervised", seed=0, device="auto", workdir=tmp_path,
+                     params=dict(scorer.params), preset="smoke", log=lambda message: None)
+    scorer.fit(jets(2000, 1), context=ctx)
+    record = scorer.training_record.to_dict()
+    assert record["device"].startswith("cuda") and record["peak_memory_mb"] > 0
+    scores = scorer.score(jets(500, 2, prongs=3))
+    assert scores.shape == (500,) and np.isfinite(scores).all()
