@@ -11,7 +11,6 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.dense_ae import DenseImageAutoencoder
 from baselines.nn.training import TrainConfig, fit_model, predict, split_indices
 from benchmark.contract import FitContext, load_scorer
 from benchmark.events import EventSet, make_event_ids
@@ -55,7 +54,8 @@ def test_early_stopping_stops_on_plateau_and_restores_best_weights(tmp_path):
     assert record.stop_reason == "early_stopping"
     assert record.epochs_run == record.best_epoch + 4 < 200
     assert np.argmin(record.val_loss) + 1 == record.best_epoch
-    assert float(model.w.detach()) == pytest.approx(seen[record.best_epoch]) and abs(seen[record.epochs_run] - 1) > 0.2
+    assert float(model.w.detach()) == pytest.approx(seen[record.best_epoch])
+    assert abs(seen[record.epochs_run] - 1) > 0.2
     assert abs(float(model.w.detach()) - 1.0) < 0.15                        # the weights that fit validation best
     saved = torch.load(record.checkpoint)
     assert saved["epoch"] == record.best_epoch and float(saved["state_dict"]["w"]) == pytest.approx(float(model.w.detach()))
@@ -66,11 +66,11 @@ def test_time_budget_stops_cleanly_before_max_epochs():
     lines: list[str] = []
     t0 = time.monotonic()
     record = fit_model(Scalar(), pulled_loss, torch.zeros(50), config=TrainConfig(epochs=10_000, patience=0),
-                       context=context(budget=1.0, log=lines.append),
-                       on_epoch_end=lambda epoch, m: time.sleep(0.1))
+                       context=context(budget=2.0, log=lines.append),
+                       on_epoch_end=lambda epoch, m: time.sleep(0.2))
     assert record.stop_reason == "time_budget"
     assert 2 <= record.epochs_run < 20
-    assert time.monotonic() - t0 < 1.0                              # stopped before the budget ran out
+    assert time.monotonic() - t0 < 2.0                              # stopped before the budget ran out
     assert any("time budget" in line for line in lines)
     assert record.to_dict()["stop_reason"] == "time_budget"
 
