@@ -10,6 +10,7 @@ INN scores; lhcad issue 17 lists it as a floor. Built from :class:`baselines.nn.
 from __future__ import annotations
 
 import time
+
 import numpy as np
 import torch
 from torch import nn
