@@ -231,7 +231,7 @@ def build_task_data(
     reg = load_registry()
     sizes = task_sizes(task, source, sizes)
     check_sizes(task, source, sizes)
-    classes = {ref: _load(ref, source) for ref in (*task.background, *task.signal)}
+    classes = {ref: load_class_checked(ref, source) for ref in (*task.background, *task.signal)}
     splits_rule = {ref: reg.dataset(ref.dataset).sources[source].splits if source in reg.dataset(ref.dataset).sources else None
                    for ref in classes}
     if task.protocol == "resonant":
@@ -247,7 +247,7 @@ def build_task_data(
     return data
 
 
-def _load(ref: ClassRef, source: str) -> EventSet:
+def load_class_checked(ref: ClassRef, source: str) -> EventSet:
     """One class's events; an unreadable file names itself and the command that rebuilds it."""
     try:
         return load_class(ref.dataset, ref.name, source)
