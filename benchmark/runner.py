@@ -31,8 +31,14 @@ from typing import Any
 import numpy as np
 
 from benchmark import metrics as M
-from benchmark.contract import effective_preset, load_scorer, resolve_scorer, route_params, scorer_base_label
-from benchmark.contract import scorer_params
+from benchmark.contract import (
+    effective_preset,
+    load_scorer,
+    resolve_scorer,
+    route_params,
+    scorer_base_label,
+    scorer_params,
+)
 from benchmark.data import class_checksums
 from benchmark.fitting import score_job
 from benchmark.registry import TaskSpec, load_registry
@@ -138,7 +144,6 @@ def job_identity(job: Job, scorer: Any = None) -> dict[str, Any]:
     every class file, sizes asked for, injection, seed, scorer spec, name, version (and the file's
     sha256 for a ``file.py`` scorer), its resolved configuration (after the preset), the preset and
     the bootstrap count. Resume and the leaderboard compare these; a result stores them."""
-    from benchmark.contract import load_scorer
     from benchmark.data import class_path
 
     task = load_registry().task(job.task)
