@@ -253,7 +253,8 @@ def plan_jobs(
     for task_name in tasks:
         task = reg.task(task_name)
         if source in reg.dataset(task.dataset).sources:
-            check_sizes(task, source, sizes)
+            inj = (list(injections or [task.resonant.default_injection]) if task.resonant else [])
+            check_sizes(task, source, sizes, inj)
     jobs: list[Job] = []
     for scorer in scorers:
         own_params = routed[scorer]

@@ -26,7 +26,7 @@ set with fewer than :data:`MIN_TEST_EVENTS` background or signal events publishe
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,15 +151,18 @@ def unreadable_class_message(path: object, ref: ClassRef, source: str, exc: Base
     return f"class file {path} of {ref} is truncated or corrupt ({type(exc).__name__}: {exc}); rebuild it with {how}"
 
 
-def check_sizes(task: TaskSpec, source: str, sizes: Mapping[str, float] | None = None) -> None:
-    """Fail before any job starts when a class cannot supply the requested counts (resonant: skipped).
+def check_sizes(task: TaskSpec, source: str, sizes: Mapping[str, float] | None = None,
+                injections: Sequence[int] = ()) -> None:
+    """Fail before any job starts when a class cannot supply the requested counts (resonant tasks:
+    the ``injections``, their windows' counts are taken as they come).
 
-    The message names the task, class, source, the counts asked and available, and both fixes.
+    The message names the task, class, source, the counts asked and available, and the fixes.
     """
-    if task.protocol == "resonant":
-        return
     reg = load_registry()
     wanted = task_sizes(task, source, sizes)
+    if task.protocol == "resonant":
+        _check_injections(task, source, wanted, injections)
+        return
     for key in ("train", "test"):
         if not wanted.get(key, 0) > 0:
             raise SizeError(f"task {task.name}: the {key} size must be positive, got {wanted.get(key)!r}")
@@ -230,7 +233,7 @@ def build_task_data(
     """Assemble training data, context extras and the labelled, shuffled test set of one job."""
     reg = load_registry()
     sizes = task_sizes(task, source, sizes)
-    check_sizes(task, source, sizes)
+    check_sizes(task, source, sizes)  # resonant injections are checked against the data below
     classes = {ref: load_class_checked(ref, source) for ref in (*task.background, *task.signal)}
     splits_rule = {ref: reg.dataset(ref.dataset).sources[source].splits if source in reg.dataset(ref.dataset).sources else None
                    for ref in classes}
@@ -247,9 +250,12 @@ def build_task_data(
     return data
 
 
-def load_class_checked(ref: ClassRef, source: str) -> EventSet:
-    """One class's events; an unreadable file names itself and the command that rebuilds it."""
+def load_class_checked(ref: ClassRef, source: str, names: Sequence[str] | None = None) -> EventSet:
+    """One class's events (or only its arrays ``names``); an unreadable file names itself and the
+    command that rebuilds it."""
     try:
+        if names is not None:
+            return EventSet.load(class_path(ref.dataset, ref.name, source), names=names)
         return load_class(ref.dataset, ref.name, source)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError):
@@ -319,6 +325,34 @@ def _in_windows(mjj: np.ndarray, windows: tuple[tuple[float, float], ...]) -> np
     return mask
 
 
+def _resonant_test_counts(task: TaskSpec, sizes: Mapping[str, float], n_sr_bkg: int, n_sr_sig: int) -> tuple[int, int]:
+    """(background, signal) test counts of a resonant task: the registered proportion of the test
+    size, at most half the signal-region background (the rest is data) and all SR signal."""
+    spec = task.resonant
+    assert spec is not None
+    test_total = sizes.get("test", spec.test_signal + spec.test_background)
+    frac_sig = spec.test_signal / (spec.test_signal + spec.test_background)
+    want_sig = min(spec.test_signal, int(round(test_total * frac_sig)))
+    want_bkg = min(spec.test_background, int(round(test_total * (1 - frac_sig))))
+    return min(want_bkg, n_sr_bkg // 2), min(want_sig, n_sr_sig)
+
+
+def _check_injections(task: TaskSpec, source: str, sizes: Mapping[str, float], injections: Sequence[int]) -> None:
+    """Resonant tasks: every injection must fit in the signal left after the test set (read from mjj only)."""
+    spec = task.resonant
+    assert spec is not None
+    signal = EventSet.concatenate([load_class_checked(r, source, names=["mjj"]) for r in task.signal])
+    n_sr_sig = int(_in_windows(signal["mjj"], (spec.signal_region,)).sum())
+    _, n_test_sig = _resonant_test_counts(task, sizes, n_sr_sig * 2, n_sr_sig)  # background not limiting here
+    left = len(signal) - n_test_sig
+    too_many = sorted(i for i in injections if i > left)
+    if too_many:
+        more = f"make more signal (`lhcad generate {task.signal[0].dataset} --events N`), " if source == "generated" else ""
+        raise SizeError(f"task {task.name}, {source} data: injection of {too_many[0]} signal events asked, only {left} "
+                        f"of the {len(signal)} signal events are left after {n_test_sig} test signal events; "
+                        f"{more}inject fewer (`--injections`) or take a smaller test set (`--test-size N`)")
+
+
 def _resonant(task: TaskSpec, source: str, seed: int, classes: dict[ClassRef, EventSet],
               sizes: Mapping[str, float], injection: int | None) -> TaskData:
     spec = task.resonant
@@ -334,14 +368,9 @@ def _resonant(task: TaskSpec, source: str, seed: int, classes: dict[ClassRef, Ev
     sig_sr = _in_windows(signal["mjj"], sr)
     rng = _rng(task, "resonant", seed)
     # Test set: held-out SR background and SR signal, in the registered proportion.
-    test_total = sizes.get("test", spec.test_signal + spec.test_background)
-    frac_sig = spec.test_signal / (spec.test_signal + spec.test_background)
-    want_sig = min(spec.test_signal, int(round(test_total * frac_sig)))
-    want_bkg = min(spec.test_background, int(round(test_total * (1 - frac_sig))))
     sr_bkg_idx = rng.permutation(np.flatnonzero(bkg_sr))
     sr_sig_idx = rng.permutation(np.flatnonzero(sig_sr))
-    n_test_bkg = min(want_bkg, len(sr_bkg_idx) // 2)  # keep at least half the SR background as data
-    n_test_sig = min(want_sig, len(sr_sig_idx))
+    n_test_bkg, n_test_sig = _resonant_test_counts(task, sizes, len(sr_bkg_idx), len(sr_sig_idx))
     test_bkg, test_sig = sr_bkg_idx[:n_test_bkg], sr_sig_idx[:n_test_sig]
     # Data: every other background event in the analysis window, plus injected signal.
     window = (spec.sidebands[0][0], spec.sidebands[-1][1])

@@ -90,3 +90,19 @@ def test_metric_typo_fails_at_registry_load(tmp_path):
     msg = str(err.value)
     assert str(path) in msg and "tasks.top/qcd-vs-top.metrics[1]" in msg and "'maxsic'" in msg
     assert "did you mean 'max_sic'" in msg and "rejection@eps_s=0.3" in msg
+
+
+def test_resonant_injection_beyond_the_signal_fails_up_front(synth_registry, tmp_path):
+    from benchmark.tasks import SizeError
+
+    assert _plan(tmp_path, tasks=["synthres/rnd"], injections=[0, 400])
+    with pytest.raises(SizeError, match=r"synthres/rnd, generated data: injection of 1400 signal events asked, "
+                                        r"only 1300 of the 1500 signal events are left after 200 test signal"):
+        _plan(tmp_path, tasks=["synthres/rnd"], injections=[0, 1400])
+
+
+def test_readme_resonant_scan_fits_the_shipped_samples():
+    from benchmark.tasks import check_sizes
+
+    reg = load_registry(REPO / "datasets.yaml")
+    check_sizes(reg.task("lhco/rnd"), "generated", None, [0, 500, 1000])
