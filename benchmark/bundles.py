@@ -261,31 +261,109 @@ def verify_bundle(path: Path) -> list[tuple[str, bytes, bytes]]:
     return out
 
 
+def _bundle_label(bundle: Path) -> str:
+    """A bundle's name as a label suffix: ``alice-2026-11.tar.gz`` -> ``alice-2026-11``."""
+    name = Path(bundle).name
+    for ext in (".tar.gz", ".tgz", ".tar"):
+        if name.endswith(ext):
+            return name[: -len(ext)]
+    return Path(name).stem
+
+
+def _renamed(rel: str, record: dict[str, Any], suffix: str) -> tuple[str, dict[str, Any]]:
+    """Path and record of a result whose scorer label gets ``~suffix`` (a colliding merged entry)."""
+    from benchmark.results import JobKey
+
+    job = dict(record["job"])
+    job["scorer"] = f"{job['scorer']}~{suffix}"
+    job["merged_from"] = suffix
+    key = JobKey(job["task"], job["scorer"], job["source"], job["seed"], job.get("injection"))
+    return key.relpath.with_suffix(".json").as_posix(), {**record, "job": job}
+
+
+def _maintainer_problem(bundle: Path) -> str | None:
+    """Why the maintainer's own data cannot judge ``bundle`` (an unreadable class file), or None.
+
+    Asked after a rejection, so that a truncated file on the maintainer's side (whose checksum no
+    longer matches) is reported as the maintainer's, with the command that rebuilds it.
+    """
+    from benchmark.registry import load_registry
+    from benchmark.tasks import load_class_checked
+
+    try:
+        members = read_members(bundle)
+    except BundleError:
+        return None
+    reg = load_registry()
+    checked: set[tuple[str, str, str]] = set()
+    for name, data in members.items():
+        if not (name.startswith("results/") and name.endswith(".json")):
+            continue
+        try:
+            job = loads_json(data)["job"]
+            task = reg.task(job["task"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        for ref in (*task.background, *task.signal):
+            if (ref.dataset, ref.name, job["source"]) in checked:
+                continue
+            checked.add((ref.dataset, ref.name, job["source"]))
+            try:
+                load_class_checked(ref, job["source"])
+            except OSError as exc:
+                return f"error on the maintainer's side, not in the bundle: {exc}"
+    return None
+
+
 def merge_bundles(bundles: list[Path], out_dir: Path, *, plots: bool = True, html: bool = False
                   ) -> dict[str, str]:
     """Verify each bundle; extract accepted ones into ``out_dir/results`` and rebuild the leaderboard there.
 
-    Returns ``{bundle: "accepted (N results)" | "rejected: reason"}``.
+    Results of one (task, scorer, source, injection, seed) that arrive from several bundles, or that
+    differ from one already merged there, are all kept: each colliding result's scorer label gets
+    ``~<bundle name>`` so nothing is replaced. A failure on the maintainer's side (an unreadable
+    class file or registry) is reported as such, never blamed on the bundle.
+    Returns ``{bundle: "accepted (N results)" | "rejected: reason" | "not verified: reason"}``.
     """
-    from benchmark.store import atomic_write
+    from benchmark.store import atomic_write, write_json
 
     report: dict[str, str] = {}
     results_dir = Path(out_dir) / "results"
+    accepted: dict[str, list[tuple[str, bytes, bytes]]] = {}
     for bundle in bundles:
         try:
-            accepted = verify_bundle(Path(bundle))
+            accepted[str(bundle)] = verify_bundle(Path(bundle))
         except BundleError as exc:
-            report[str(bundle)] = f"rejected: {exc}"
-            continue
-        for rel, result, scores in accepted:
+            ours = _maintainer_problem(Path(bundle))
+            report[str(bundle)] = f"not verified: {ours}" if ours else f"rejected: {exc}"
+        except (OSError, KeyError, ValueError) as exc:  # raised by the maintainer's own files, not the bundle
+            report[str(bundle)] = (f"not verified: error on the maintainer's side, not in the bundle "
+                                   f"({type(exc).__name__}: {exc})")
+    seen: dict[str, int] = {}
+    for items in accepted.values():
+        for rel, _, _ in items:
+            seen[rel] = seen.get(rel, 0) + 1
+    for bundle, items in accepted.items():
+        for rel, result, scores in items:
             record = loads_json(result)
+            existing = results_dir / rel
+            renamed_rel, _ = _renamed(rel, record, "*")
+            merged_before = list(results_dir.glob(renamed_rel))  # this entry, merged earlier from some bundle
+            collides = (seen[rel] > 1 or bool(merged_before)
+                        or (existing.exists() and existing.read_bytes() != result))
+            if collides:
+                rel, record = _renamed(rel, record, _bundle_label(Path(bundle)))
             target = results_dir / rel
             scores_target = target.with_name(record.get("scores_file") or target.stem + ".scores.h5")
-            for dest, data in ((scores_target, scores), (target, result)):  # scores first, as the runner does
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with atomic_write(dest, "wb") as handle:
-                    handle.write(data)
-        report[str(bundle)] = f"accepted ({len(accepted)} results)"
+            scores_target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(scores_target, "wb") as handle:  # scores first, as the runner does
+                handle.write(scores)
+            if collides:
+                write_json(target, record)
+            else:
+                with atomic_write(target, "wb") as handle:
+                    handle.write(result)
+        report[bundle] = f"accepted ({len(items)} results)"
     if any(v.startswith("accepted") for v in report.values()):
         from benchmark.leaderboard import build_leaderboard
 
@@ -294,4 +372,4 @@ def merge_bundles(bundles: list[Path], out_dir: Path, *, plots: bool = True, htm
             from benchmark.site import build_site
 
             build_site(results_dir, Path(out_dir) / "site", plots_dir=Path(out_dir) / "plots" if plots else None)
-    return report
+    return {str(b): report[str(b)] for b in bundles}

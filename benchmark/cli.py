@@ -23,6 +23,30 @@ data cache: $LHCAD_DATA, else the platform cache dir; registry: datasets.yaml (o
 """
 
 
+def _bounded(kind: type, low: float, *, strict: bool) -> Any:
+    """An argparse ``type`` that parses ``kind`` and refuses values below ``low`` (or equal, ``strict``),
+    so a bad option fails at once with its name and the rule instead of misbehaving later."""
+    rule = f"> {low:g}" if strict else f">= {low:g}"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")) or value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+
+    parse.__name__ = f"{kind.__name__} {rule}"
+    return parse
+
+
+POSITIVE_INT = _bounded(int, 0, strict=True)
+POSITIVE = _bounded(float, 0, strict=True)
+NON_NEGATIVE_INT = _bounded(int, 0, strict=False)
+
+
 def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
@@ -61,9 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--suite", help="a named suite of datasets.yaml (e.g. quick, full)")
     p.add_argument("--scorer", nargs="+", help="registry name, module:Class, path/to/file.py[:Class] or entry point"
                                                " (default with --suite: the suite's scorers)")
-    p.add_argument("--seeds", type=int, help="number of seeds 0..N-1 (default: the suite's, else 1)")
-    p.add_argument("--seed-list", type=int, nargs="+", help="explicit seeds instead of --seeds")
-    p.add_argument("--injections", type=int, nargs="+", help="resonant tasks: injected signal counts to scan")
+    p.add_argument("--seeds", type=POSITIVE_INT, help="number of seeds 0..N-1 (default: the suite's, else 1)")
+    p.add_argument("--seed-list", type=NON_NEGATIVE_INT, nargs="+", help="explicit seeds instead of --seeds")
+    p.add_argument("--injections", type=NON_NEGATIVE_INT, nargs="+", help="resonant tasks: injected signal counts to scan")
     p.add_argument("--source", choices=["real", "generated"], help="data source (default: suite's, else generated)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")
@@ -74,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scorer size preset: smoke (seconds on 2 CPU cores) or paper (the paper's sizes and "
                         "epochs); scorers without presets ignore it (default: the suite's, else each "
                         "scorer's defaults)")
-    p.add_argument("--train-size", type=float, help="override training size (count, or fraction < 1)")
-    p.add_argument("--test-size", type=float, help="override test size (count, or fraction < 1)")
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples per job (0 = none)")
+    p.add_argument("--train-size", type=POSITIVE, help="override training size (count, or fraction < 1)")
+    p.add_argument("--test-size", type=POSITIVE, help="override test size (count, or fraction < 1)")
+    p.add_argument("--bootstrap", type=NON_NEGATIVE_INT, default=200, help="bootstrap resamples per job (0 = none)")
     p.add_argument("--overwrite", action="store_true", help="rerun jobs whose results exist")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failing job and show its traceback")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -84,15 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=["local", "dask", "slurm", "htcondor", "pbs"], default="local",
                    help="where jobs run: local process pool (default), dask.distributed, or a batch system "
                         "through dask-jobqueue")
-    p.add_argument("--workers", type=int, default=1, help="parallel workers (local pool / LocalCluster / batch jobs)")
+    p.add_argument("--workers", type=POSITIVE_INT, default=1, help="parallel workers (local pool / LocalCluster / batch jobs)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="dask: join this scheduler instead of a LocalCluster")
     p.add_argument("--cluster-config", type=Path, metavar="FILE",
                    help="slurm/htcondor/pbs: resources (cores, memory, walltime, gpus, queue, directives); "
                         "see cluster.example.yaml")
-    p.add_argument("--retries", type=int, default=2, help="times a job lost with its worker is retried (default 2)")
-    p.add_argument("--time-limit", type=float, metavar="S", help="scorer wall-time limit per job in seconds "
+    p.add_argument("--retries", type=NON_NEGATIVE_INT, default=2, help="times a job lost with its worker is retried (default 2)")
+    p.add_argument("--time-limit", type=POSITIVE, metavar="S", help="scorer wall-time limit per job in seconds "
                                                                   "(default: the task's, else 7200)")
-    p.add_argument("--memory-limit", type=int, metavar="MB", help="scorer memory limit per job in MB "
+    p.add_argument("--memory-limit", type=POSITIVE_INT, metavar="MB", help="scorer memory limit per job in MB "
                                                                    "(default: the task's, else 8192)")
     p.add_argument("--no-isolation", action="store_true", help="run scorers in the worker process (debugging)")
 
@@ -105,23 +129,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True)
     p.add_argument("--scores", type=Path, required=True)
     p.add_argument("--name", default="external", help="scorer name for the result (default external)")
-    p.add_argument("--seed", type=int, default=0, help="the task seed the scores were made for (default 0)")
-    p.add_argument("--injection", type=int)
+    p.add_argument("--seed", type=NON_NEGATIVE_INT, default=0, help="the task seed the scores were made for (default 0)")
+    p.add_argument("--injection", type=NON_NEGATIVE_INT)
     p.add_argument("--source", choices=["real", "generated"], default="generated")
     p.add_argument("--results", type=Path, default=Path("results"))
-    p.add_argument("--train-size", type=float)
-    p.add_argument("--test-size", type=float)
+    p.add_argument("--train-size", type=POSITIVE)
+    p.add_argument("--test-size", type=POSITIVE)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing result of this name and seed")
 
     p = sub.add_parser("export", help="write a task's training and unlabelled test events for external scoring",
                        formatter_class=_formatter,
                        epilog="example:\n  lhcad export --task top/qcd-vs-top --seed 0 --out top_seed0.h5")
     p.add_argument("--task", required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--injection", type=int)
+    p.add_argument("--seed", type=NON_NEGATIVE_INT, default=0)
+    p.add_argument("--injection", type=NON_NEGATIVE_INT)
     p.add_argument("--source", choices=["real", "generated"], default="generated")
-    p.add_argument("--train-size", type=float)
-    p.add_argument("--test-size", type=float)
+    p.add_argument("--train-size", type=POSITIVE)
+    p.add_argument("--test-size", type=POSITIVE)
 
     p = sub.add_parser("leaderboard", help="build tables and plots from result files", formatter_class=_formatter,
                        epilog="examples:\n  lhcad leaderboard\n  lhcad leaderboard --results results --out leaderboard\n"
@@ -159,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "  lhcad generate lhco --events 500000 --workers 16 --seed 7\n"
                               "  lhcad generate top --validate                 # plots comparing classes")
     p.add_argument("dataset")
-    p.add_argument("--events", type=int, help="events per class (default 10000; with --validate alone: none)")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--events", type=POSITIVE_INT, help="events per class (default 10000; with --validate alone: none)")
+    p.add_argument("--workers", type=POSITIVE_INT, default=1)
     p.add_argument("--seed", type=int, help="override the recipe seed")
     p.add_argument("--out", type=Path, help="output folder (default: the cache)")
     p.add_argument("--validate", action="store_true", help="write validation plots of the generated classes")
@@ -226,9 +251,9 @@ def _parse_params(items: Sequence[str]) -> dict[str, Any]:
 
 def _sizes(args: argparse.Namespace) -> dict[str, float]:
     sizes = {}
-    if getattr(args, "train_size", None):
+    if getattr(args, "train_size", None) is not None:
         sizes["train"] = args.train_size
-    if getattr(args, "test_size", None):
+    if getattr(args, "test_size", None) is not None:
         sizes["test"] = args.test_size
     return sizes
 
@@ -257,6 +282,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         preset = args.preset
         for t in tasks:
             reg.task(t)
+    _check_scorers(scorers)
     skipped: list[str] = []
     jobs = plan_jobs(tasks=tasks, scorers=scorers, seeds=seeds, source=source, results_dir=args.results,
                      injections=injections, params=params, device=device, sizes=sizes, n_boot=args.bootstrap,
@@ -264,10 +290,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     for msg in skipped:
         print(f"skip: {msg}", file=sys.stderr)
     if not jobs:
-        print("lhcad run: no job to run (no scorer supports these tasks' protocols)", file=sys.stderr)
+        why = "no scorer supports these tasks' protocols" if skipped else "nothing was requested"
+        print(f"lhcad run: no job to run ({why})", file=sys.stderr)
         return 2
     print(f"lhcad run: {len(jobs)} jobs on {source} data, device {device}, results in {args.results}", file=sys.stderr)
-    summary = _execute(args, jobs)
+    from benchmark.runner import RunInterrupted
+
+    try:
+        summary = _execute(args, jobs)
+    except RunInterrupted as stop:
+        print(stop.report(), file=sys.stderr)
+        return 130
     print(f"done: {len(summary.done)} run, {len(summary.skipped_existing)} already finished, "
           f"{len(summary.failed)} failed", file=sys.stderr)
     if args.leaderboard:
@@ -283,6 +316,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_scorers(specs: Sequence[str]) -> None:
+    """Fail early on a scorer name that is neither registered nor importable, pointing at a file of
+    that name (e.g. ``example`` -> ``submissions/example_scorer.py``) when there is one."""
+    from benchmark.contract import resolve_scorer
+
+    for spec in specs:
+        if spec.endswith(".py") or ".py:" in spec or ":" in spec:
+            continue
+        try:
+            resolve_scorer(spec)
+        except KeyError as exc:
+            roots = dict.fromkeys([Path.cwd(), Path(__file__).resolve().parent.parent])
+            files = [f for root in roots for pattern in (f"{spec}.py", f"{spec}_scorer.py", f"submissions/{spec}*.py")
+                     for f in sorted(root.glob(pattern))]
+            message = exc.args[0] if exc.args else str(exc)
+            if files:
+                shown = [str(f.relative_to(Path.cwd())) if f.is_relative_to(Path.cwd()) else str(f) for f in files]
+                message += f"; {spec!r} is not a registered scorer but a file: give the file path, e.g. --scorer {shown[0]}"
+            raise KeyError(message) from None
+
+
 def _execute(args: argparse.Namespace, jobs: list[Any]) -> Any:
     """Run the planned jobs with the chosen executor and sandbox limits."""
     import dataclasses
@@ -295,7 +349,7 @@ def _execute(args: argparse.Namespace, jobs: list[Any]) -> Any:
         # each job applies its task's limits (Limits.for_task); command-line values win over them
         isolation = Limits(override_time_s=args.time_limit, override_memory_mb=args.memory_limit)
     jobs = [dataclasses.replace(j, results_dir=str(Path(j.results_dir).resolve())) for j in jobs]
-    options = ExecutorOptions(workers=max(1, args.workers), retries=args.retries, overwrite=args.overwrite,
+    options = ExecutorOptions(workers=args.workers, retries=args.retries, overwrite=args.overwrite,
                               progress=not args.no_progress, fail_fast=args.fail_fast, isolation=isolation)
     return run_with(args.executor, jobs, options, scheduler=args.scheduler, cluster_config=args.cluster_config)
 
@@ -306,7 +360,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     path = evaluate_file(task=args.task, scores=args.scores, name=args.name, seed=args.seed,
                          injection=args.injection, source=args.source, results_dir=args.results,
-                         sizes=_sizes(args))
+                         sizes=_sizes(args), overwrite=args.overwrite)
     record = read_json(path)
     m = record["metrics"]
     print(f"{args.task} [{args.name}]: AUC {m['auc']:.4f}, max SIC {m['max_sic']}, result {path}")
@@ -395,7 +449,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[args.command](args)
-    except (KeyError, FileNotFoundError, ValueError, TypeError, ImportError, RuntimeError) as exc:
+    except KeyboardInterrupt:
+        print(f"lhcad {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (KeyError, OSError, ValueError, TypeError, ImportError, RuntimeError) as exc:
         if getattr(args, "fail_fast", False) or _debug():
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)

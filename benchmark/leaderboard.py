@@ -66,25 +66,71 @@ class Entry:
         return band
 
 
-def collect(results_dir: Path) -> dict[tuple[str, str, str, int | None], Entry]:
-    entries: dict[tuple[str, str, str, int | None], Entry] = {}
-    for _, record in iter_results(results_dir):
+def entry_identity(record: dict[str, Any]) -> str:
+    """Hash of what a record's numbers depend on, the seed left out: records aggregate over seeds
+    only when this agrees. Records written before identities existed fall back to the job, the
+    requested sizes and the scorer's version and configuration."""
+    from benchmark.runner import identity_hash
+
+    identity = record.get("identity")
+    if not isinstance(identity, dict):
+        job = record["job"]
+        identity = {"legacy": True, **{k: v for k, v in job.items() if k not in ("device",)},
+                    "sizes": record.get("data", {}).get("provenance", {}).get("sizes_requested"),
+                    "config": record.get("scorer_config", {}).get("params")}
+    return identity_hash(identity, without=("seed",))
+
+
+def entry_sizes(records: list[dict[str, Any]]) -> str:
+    """``train/test`` event counts actually used (a range where seeds differ, as in resonant tasks)."""
+    def span(values: list[int]) -> str:
+        return "?" if not values else (f"{min(values)}" if min(values) == max(values) else f"{min(values)}-{max(values)}")
+
+    used = [r.get("sizes_used") or {} for r in records]
+    return f"{span([u['train'] for u in used if 'train' in u])}/{span([u['test'] for u in used if 'test' in u])}"
+
+
+def collect(results_dir: Path, problems: list[str] | None = None) -> dict[tuple[str, str, str, int | None], Entry]:
+    """Entries of the leaderboard: records of one (task, source, scorer, injection) *and* one identity.
+
+    A broken result file is skipped and reported (into ``problems``, else on stderr). Records of
+    different identities (sizes, versions, configuration, external scores vs runs) never share an
+    entry: where one scorer label holds several, each entry's label gets ``#<identity hash>``.
+    """
+    import sys
+
+    report = problems if problems is not None else []
+    groups: dict[tuple[str, str, str, int | None], dict[str, list[dict[str, Any]]]] = {}
+    for _, record in iter_results(results_dir, report):
         job = record["job"]
         key = (job["task"], job["source"], job["scorer"], job.get("injection"))
-        entries.setdefault(key, Entry(*key)).records.append(record)
+        groups.setdefault(key, {}).setdefault(entry_identity(record), []).append(record)
+    if problems is None:
+        for msg in report:
+            print(f"lhcad leaderboard: skipped {msg}", file=sys.stderr)
+    entries: dict[tuple[str, str, str, int | None], Entry] = {}
+    by_identity: dict[tuple[tuple[str, str, str, int | None], str], Entry] = {}
+    for key, by_hash in groups.items():
+        for ident, records in sorted(by_hash.items()):
+            label = key[2] if len(by_hash) == 1 else f"{key[2]} #{ident[:6]}"
+            entry = Entry(key[0], key[1], label, key[3], records)
+            entries[(key[0], key[1], label, key[3])] = entry
+            by_identity[(key, ident)] = entry
     failures_path = results_dir / FAILURES_FILE
     if failures_path.exists():
         for line in failures_path.read_text().splitlines():
             try:
                 fail = json.loads(line)["job"]
-            except (json.JSONDecodeError, KeyError):
+                key = (fail["task"], fail["source"], _scorer_label(fail), fail.get("injection"))
+            except (json.JSONDecodeError, KeyError, TypeError):
                 continue
-            label = _scorer_label(fail)
-            key = (fail["task"], fail["source"], label, fail.get("injection"))
-            entry = entries.get(key)
-            seeds_done = entry.seeds if entry else []
-            if fail["seed"] not in seeds_done:
-                entries.setdefault(key, Entry(*key)).incomplete_reasons.append(f"seed {fail['seed']} failed")
+            ident = entry_identity({"identity": fail["identity"]}) if fail.get("identity") else None
+            candidates = [e for (k, h), e in by_identity.items() if k == key and (ident is None or h == ident)]
+            if not candidates and key not in groups:
+                candidates = [entries.setdefault(key, Entry(*key))]
+            for entry in candidates:
+                if fail["seed"] not in entry.seeds:
+                    entry.incomplete_reasons.append(f"seed {fail['seed']} failed")
     by_task: dict[str, int] = defaultdict(int)
     for e in entries.values():
         by_task[e.task] = max(by_task[e.task], len(e.records))
@@ -128,7 +174,7 @@ def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[An
     reg = load_registry()
     reported = reg.task(task).reported if task in reg.tasks else {}
     cols = _task_columns(task)
-    header = ["scorer", "source", "injection", *cols, "seeds", "paper", "status"]
+    header = ["scorer", "source", "injection", "train/test", *cols, "seeds", "paper", "status"]
     rows, data = [], []
     for e in sorted(entries, key=lambda e: (e.source, e.injection or 0, -(e.summary(cols[0])["median"] or 0))):
         summaries = {c: e.summary(c) for c in cols}
@@ -136,12 +182,13 @@ def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[An
         paper = next((reported[n] for n in names if n in reported), {})
         paper_text = ", ".join(f"{k}={v}" for k, v in paper.items() if k != "source") or ""
         status = "incomplete: " + "; ".join(e.incomplete_reasons) if e.incomplete_reasons else "ok"
-        rows.append([e.scorer, e.source, "" if e.injection is None else e.injection,
+        rows.append([e.scorer, e.source, "" if e.injection is None else e.injection, entry_sizes(e.records),
                      *(fmt(summaries[c]) for c in cols), len(e.records), paper_text, status])
         first = e.records[0] if e.records else {}
         data.append({
             "task": task, "scorer": e.scorer, "source": e.source, "injection": e.injection,
-            "seeds": e.seeds, "metrics": summaries, "paper": paper, "status": status,
+            "seeds": e.seeds, "sizes": entry_sizes(e.records), "metrics": summaries, "paper": paper,
+            "status": status, "identity_hash": entry_identity(first) if first else None,
             "provenance": {
                 "scorer_version": sorted({r["job"].get("scorer_version") for r in e.records}),
                 "git_revision": sorted({str(r.get("git_revision")) for r in e.records}),

@@ -21,6 +21,24 @@ PROTOCOLS = ("unsupervised", "resonant", "density_ratio", "supervised")
 TASK_LIMITS = ("time_s", "memory_mb")  # per-task sandbox limits (benchmark.isolation.Limits)
 SOURCES = ("real", "generated")
 ENV_REGISTRY = "LHCAD_REGISTRY"
+#: Metric names a task may list besides the per-ROC keys of :func:`benchmark.metrics.evaluate_roc`.
+TASK_ONLY_METRICS = ("density_ratio_gap", "total_improvement")
+
+
+def known_metric_names() -> tuple[str, ...]:
+    """Every metric name a task's ``metrics:`` may list: the keys the runner actually computes.
+
+    Derived from :mod:`benchmark.metrics` (its working points and :func:`~benchmark.metrics.metric_key`)
+    so a typo such as ``maxsic`` fails at registry load instead of showing ``n/a`` in every table.
+    """
+    from benchmark import metrics as M
+
+    names = ["auc", "max_sic", "max_sic_unconstrained", "si_all", "auc_supervised",
+             "density_ratio_gap_normalised", *TASK_ONLY_METRICS]
+    names += [M.metric_key("rejection", "eps_s", e) for e in M.DEFAULT_EPS_S_POINTS]
+    for e in M.DEFAULT_EPS_B_POINTS:
+        names += [M.metric_key("eps_s", "eps_b", e), M.metric_key("si", "eps_b", e)]
+    return tuple(dict.fromkeys(names))
 
 
 class RegistryError(ValueError):
@@ -124,12 +142,19 @@ class TaskSpec:
     representation: str
     metrics: tuple[str, ...]
     papers: tuple[str, ...] = ()
+    # per-source default sizes ({"generated": {"train": .., "test": ..}}) where a source differs
+    # from ``sizes``; read through :meth:`sizes_for`
+    source_sizes: dict[str, dict[str, float]] = field(default_factory=dict)
     channel: str | None = None
     resonant: ResonantSpec | None = None
     reported: dict[str, dict[str, Any]] = field(default_factory=dict)
     # sandbox limits of one job of this task ({"time_s": float, "memory_mb": int}, either optional);
     # read by benchmark.isolation.Limits.for_task, absent keys keep the run's defaults
     limits: dict[str, float | int] = field(default_factory=dict)
+
+    def sizes_for(self, source: str) -> dict[str, float]:
+        """The task's default ``{train, test}`` sizes on ``source``: its own entry, else the common one."""
+        return dict(self.source_sizes.get(source, self.sizes))
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -316,10 +341,15 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
     signal = _parse_refs(r, r.required(block, "signal", where, list), f"{where}.signal", datasets, "signal")
     if not background or not signal:
         raise r.fail(where, "a task needs at least one background and one signal class")
-    sizes = r.mapping(r.required(block, "sizes", where, dict), f"{where}.sizes")
-    for key in ("train", "test"):
-        if key not in sizes or not isinstance(sizes[key], (int, float)) or sizes[key] <= 0:
-            raise r.fail(f"{where}.sizes", f"needs a positive '{key}' (an event count, or a fraction < 1)")
+    sizes, source_sizes = _parse_sizes(r, r.required(block, "sizes", where, dict), f"{where}.sizes", datasets[dataset])
+    metrics = r.optional(block, "metrics", where, list, ["auc"])
+    known_metrics = known_metric_names()
+    for i, metric in enumerate(metrics):
+        if metric not in known_metrics:
+            close = difflib.get_close_matches(str(metric), known_metrics, n=2, cutoff=0.5)
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+            raise r.fail(f"{where}.metrics[{i}]", f"unknown metric {metric!r}; {hint}"
+                                                  f"known metrics: {', '.join(known_metrics)}")
     resonant = None
     if protocol == "resonant":
         rw = f"{where}.resonant"
@@ -343,15 +373,46 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
         protocol=protocol,
         background=background,
         signal=signal,
-        sizes={k: float(v) for k, v in sizes.items()},
+        sizes=sizes,
+        source_sizes=source_sizes,
         representation=r.optional(block, "representation", where, str, "constituents"),
-        metrics=tuple(r.optional(block, "metrics", where, list, ["auc"])),
+        metrics=tuple(metrics),
         papers=tuple(r.optional(block, "papers", where, list, [])),
         channel=r.optional(block, "channel", where, str, None),
         resonant=resonant,
         reported={str(k): dict(v) for k, v in reported.items()},
         limits=limits,
     )
+
+
+def _split_sizes(r: _Reader, block: dict[str, Any], where: str) -> dict[str, float]:
+    """One ``{train, test}`` pair: positive counts, or fractions below 1."""
+    block = r.mapping(block, where)
+    r.no_extra(block, {"train", "test"}, where)
+    for key in ("train", "test"):
+        value = block.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise r.fail(where, f"needs a positive '{key}' (an event count, or a fraction < 1), got {value!r}")
+    return {k: float(v) for k, v in block.items()}
+
+
+def _parse_sizes(r: _Reader, block: dict[str, Any], where: str, dataset: DatasetSpec
+                 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """``sizes: {train, test}`` (every source) or ``sizes: {real: {train, test}, generated: {...}}``.
+
+    Per-source sizes exist because the shipped generated samples hold a few thousand events per
+    class while the real sets hold millions; returns (the common or real sizes, per-source sizes).
+    """
+    if not set(block) & set(SOURCES):
+        return _split_sizes(r, block, where), {}
+    r.no_extra(block, set(SOURCES), where)
+    per_source = {src: _split_sizes(r, sub, f"{where}.{src}") for src, sub in block.items()}
+    missing = [src for src in dataset.sources if src not in per_source]
+    if missing:
+        raise r.fail(where, f"per-source sizes need an entry for every source of dataset {dataset.name!r}; "
+                            f"missing: {', '.join(missing)}")
+    common = per_source.get("real") or next(iter(per_source.values()))
+    return common, per_source
 
 
 def _parse_limits(r: _Reader, block: dict[str, Any], where: str) -> dict[str, float | int]:

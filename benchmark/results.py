@@ -172,21 +172,49 @@ def write_result(path: Path, record: dict[str, Any]) -> Path:
     return path
 
 
+#: Fields every result record must carry for resume and the leaderboard to use it.
+REQUIRED_JOB_FIELDS = ("task", "scorer", "source", "seed")
+
+
 def read_result(path: Path) -> dict[str, Any]:
+    """One result record, checked; a broken file raises ValueError naming the path and what is wrong."""
     try:
-        record = loads_json(Path(path).read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"result file {path} is not valid JSON: {exc}") from exc
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"result file {path} cannot be read: {exc}") from exc
+    if not text.strip():
+        raise ValueError(f"result file {path} is empty (a killed writer or a copy gone wrong)")
+    try:
+        record = loads_json(text)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise ValueError(f"result file {path} is not valid JSON (truncated?): {exc}") from exc
+    if not isinstance(record, dict):
+        raise ValueError(f"result file {path} holds a {type(record).__name__}, not a result record")
     if record.get("schema") != SCHEMA_VERSION:
         raise ValueError(f"result file {path} has schema {record.get('schema')!r}, this lhcad reads {SCHEMA_VERSION}")
+    job = record.get("job")
+    missing = [f"job.{k}" for k in REQUIRED_JOB_FIELDS if not isinstance(job, dict) or k not in job]
+    if not isinstance(record.get("metrics"), dict):
+        missing.append("metrics")
+    if missing:
+        raise ValueError(f"result file {path} lacks {', '.join(missing)}")
     return record
 
 
-def iter_results(root: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Every result record under ``root`` (sorted by path)."""
+def iter_results(root: Path, problems: list[str] | None = None) -> list[tuple[Path, dict[str, Any]]]:
+    """Every result record under ``root`` (sorted by path).
+
+    With ``problems`` a broken file is skipped and its message (path and what is wrong) appended
+    there, so one bad file cannot hide every good one; without it the first broken file raises.
+    """
     out = []
     for path in sorted(Path(root).rglob("seed*.json")):
-        out.append((path, read_result(path)))
+        try:
+            out.append((path, read_result(path)))
+        except ValueError as exc:
+            if problems is None:
+                raise
+            problems.append(str(exc))
     return out
 
 

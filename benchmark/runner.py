@@ -2,27 +2,35 @@
 
 :func:`plan_jobs` expands a request (tasks or a suite, scorers, seeds, injections, source) into
 :class:`Job` records; :func:`execute_job` runs one job start to finish and writes its scores and
-result atomically; :func:`run_jobs` runs a list with a progress bar, skipping jobs whose result
-already exists (resume is the default), recording every failure with its traceback in
-``failures.jsonl`` and re-raising nothing silently: the caller gets the failures back and the CLI
-exits non-zero when there are any.
+result atomically; :func:`run_jobs` runs a list with a progress bar, skipping finished jobs
+(resume is the default), recording every failure with its traceback in ``failures.jsonl`` and
+re-raising nothing silently: the caller gets the failures back and the CLI exits non-zero when
+there are any.
+
+Resume compares identities, not file names: a job is finished only when its result file reads
+back and its stored ``identity`` (:func:`job_identity`: everything that changes the numbers) equals
+the planned job's. Any difference reruns the job, saying why; the old result is first set aside as
+``seedK.json.superseded-<hash>`` (with its scores file) so nothing computed is lost without
+``--overwrite``. Ctrl-C stops the queue: :class:`RunInterrupted` carries what finished.
 
 A :class:`Job` is a small picklable record, so the same unit runs in this process, a child
 process or on a remote worker.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmark.contract import effective_preset, load_scorer, resolve_scorer, route_params
+from benchmark.contract import effective_preset, load_scorer, resolve_scorer, route_params, scorer_params
 from benchmark.data import class_checksums
 from benchmark.fitting import score_job
 from benchmark.registry import TaskSpec, load_registry
@@ -33,12 +41,13 @@ from benchmark.results import (
     hardware,
     now,
     package_versions,
+    read_result,
     scorer_label,
     write_result,
     write_scores,
 )
 from benchmark.judge import judge
-from benchmark.tasks import build_task_data
+from benchmark.tasks import build_task_data, check_sizes, task_sizes
 
 @dataclass(frozen=True)
 class Job:
@@ -55,6 +64,8 @@ class Job:
     sizes: Mapping[str, float] = field(default_factory=dict)
     n_boot: int = 200
     preset: str | None = None
+    # what the result's numbers depend on (job_identity), fixed when the job is planned
+    identity: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def scorer_label(self) -> str:
@@ -107,6 +118,115 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _normalised(value: Any) -> Any:
+    """``value`` as it reads back from a result JSON (tuples become lists, keys strings), for comparison."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def identity_hash(identity: Mapping[str, Any], *, without: Sequence[str] = ()) -> str:
+    """Short stable hash of an identity (``without`` drops fields, e.g. the seed for leaderboard entries)."""
+    import hashlib
+
+    kept = {k: v for k, v in _normalised(dict(identity)).items() if k not in without}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _file_sha256(path: str) -> str:
+    """sha256 of a file, hashed once per (path, size, mtime) in this process: planning many jobs
+    over multi-GB class files must not hash them once per job."""
+    stat = os.stat(path)
+    return _cached_sha256(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    from benchmark.store import file_checksum
+
+    return file_checksum(path)
+
+
+def job_identity(job: Job, scorer: Any = None) -> dict[str, Any]:
+    """Everything that changes a job's numbers: task name and version, source and the sha256 of
+    every class file, sizes asked for, injection, seed, scorer spec, name, version (and the file's
+    sha256 for a ``file.py`` scorer), its resolved configuration (after the preset), the preset and
+    the bootstrap count. Resume and the leaderboard compare these; a result stores them."""
+    from benchmark.data import class_path
+
+    task = load_registry().task(job.task)
+    scorer = scorer if scorer is not None else load_scorer(job.scorer, job.params, job.preset)
+    refs = sorted({(r.dataset, r.name) for r in (*task.background, *task.signal)})
+    identity: dict[str, Any] = {
+        "origin": "run", "task": task.name, "task_version": task.version, "source": job.source,
+        "class_sha256": {f"{d}:{c}": _file_sha256(str(class_path(d, c, job.source))) for d, c in refs},
+        "sizes": task_sizes(task, job.source, job.sizes), "injection": job.injection, "seed": job.seed,
+        "scorer_spec": job.scorer, "scorer_name": scorer.info.name, "scorer_version": scorer.info.version,
+        "config": scorer_params(scorer), "preset": job.preset, "n_boot": job.n_boot,
+    }
+    if job.scorer.endswith(".py") or ".py:" in job.scorer:
+        identity["scorer_file_sha256"] = _file_sha256(job.scorer.split(".py:")[0].removesuffix(".py") + ".py")
+    return _normalised(identity)
+
+
+def describe_change(stored: Mapping[str, Any] | None, planned: Mapping[str, Any]) -> str:
+    """What differs between a stored and a planned identity, e.g. ``scorer_version 1.0 -> 1.1``."""
+    if not stored:
+        return "the result records no identity (written by an older lhcad)"
+    changes = []
+    for key in sorted(set(stored) | set(planned)):
+        old, new = stored.get(key), planned.get(key)
+        if old != new:
+            if isinstance(old, dict) and isinstance(new, dict):
+                sub = [f"{key}.{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+                       if old.get(k) != new.get(k)]
+                changes += sub
+            else:
+                changes.append(f"{key} {old!r} -> {new!r}")
+    return ", ".join(changes)
+
+
+def resume_state(job: Job, overwrite: bool = False) -> tuple[bool, str | None]:
+    """(finished, why it reruns): finished only when the result reads back with the planned identity."""
+    path = job.result_path
+    if overwrite or not path.exists():
+        return False, None
+    try:
+        record = read_result(path)
+    except ValueError as exc:
+        return False, f"rerun {job.key}: unreadable result ({exc})"
+    planned = job.identity or job_identity(job)
+    stored = record.get("identity")
+    if _normalised(stored) == _normalised(planned):
+        return True, None
+    return False, f"rerun {job.key}: {describe_change(stored, planned)}"
+
+
+def set_aside(job: Job, identity: Mapping[str, Any] | None) -> Path | None:
+    """Move a stale result (and its scores) to ``<name>.superseded-<hash>``; returns the new JSON path."""
+    path = job.result_path
+    if not path.exists():
+        return None
+    tag = identity_hash(identity) if identity else f"{int(time.time())}"
+    moved = path.with_name(f"{path.name}.superseded-{tag}")
+    os.replace(path, moved)
+    if job.scores_path.exists():
+        os.replace(job.scores_path, job.scores_path.with_name(f"{job.scores_path.name}.superseded-{tag}"))
+    return moved
+
+
+def resume_decision(job: Job, overwrite: bool = False) -> tuple[bool, str | None]:
+    """The client's resume step: (skip it, message). A result of another identity is set aside
+    (never overwritten without ``--overwrite``); an unreadable one is simply rerun."""
+    finished, why = resume_state(job, overwrite)
+    if finished or why is None:
+        return finished, why
+    try:
+        stored = read_result(job.result_path).get("identity")
+    except ValueError:
+        return False, why
+    moved = set_aside(job, stored)
+    return False, f"{why}; old result kept as {moved.name}" if moved else why
+
+
 def plan_jobs(
     *,
     tasks: Sequence[str],
@@ -128,14 +248,24 @@ def plan_jobs(
     to one scorer, a bare ``key`` to the scorers that declare it); ``preset`` applies to scorers
     that offer presets. Resonant tasks get one job per injection (default: the task's registered
     default injection). Skipped pairs are appended to ``skipped`` as messages (they are not failures).
+    Sizes are checked against every class file first (:func:`benchmark.tasks.check_sizes`), so a
+    request a source cannot supply fails before any job starts; each job carries its identity.
     """
     reg = load_registry()
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not seed_list:
+        raise ValueError("no seed to run: --seeds must be >= 1 (or give --seed-list)")
     routed = route_params(scorers, params or {})
+    for task_name in tasks:
+        task = reg.task(task_name)
+        if source in reg.dataset(task.dataset).sources:
+            inj = (list(injections or [task.resonant.default_injection]) if task.resonant else [])
+            check_sizes(task, source, sizes, inj)
     jobs: list[Job] = []
     for scorer in scorers:
         own_params = routed[scorer]
-        info = load_scorer(scorer, own_params, preset).info
+        instance = load_scorer(scorer, own_params, preset)
+        info = instance.info
         own_preset = effective_preset(info, preset)
         for task_name in tasks:
             task = reg.task(task_name)
@@ -153,14 +283,15 @@ def plan_jobs(
                 inj_list = [None]
             for inj in inj_list:
                 for seed in seed_list:
-                    jobs.append(Job(task_name, scorer, source, seed, str(results_dir), inj, dict(own_params),
-                                    device, dict(sizes or {}), n_boot, own_preset))
+                    job = Job(task_name, scorer, source, seed, str(results_dir), inj, dict(own_params),
+                              device, dict(sizes or {}), n_boot, own_preset)
+                    jobs.append(replace(job, identity=job_identity(job, instance)))
     return jobs
 
 
 def job_finished(job: Job, overwrite: bool = False) -> bool:
-    """Resume rule shared by every executor: a job is done when its result file exists."""
-    return not overwrite and job.result_path.exists()
+    """Resume rule shared by every executor: done when the result reads back with the job's identity."""
+    return resume_state(job, overwrite)[0]
 
 
 def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation: Any = None) -> dict[str, Any]:
@@ -227,7 +358,10 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
         "started": started,
         "finished": now(),
         "scores_file": job.scores_path.name,
+        "identity": dict(job.identity) or job_identity(job),
+        "sizes_used": {"train": len(data.train), "test": len(data.test)},
     }
+    record["identity_hash"] = identity_hash(record["identity"])
     write_result(job.result_path, record)
     _remove_tree(workdir)
     return record
@@ -246,6 +380,41 @@ class RunSummary:
     failed: list[tuple[Job, str]] = field(default_factory=list)
 
 
+class RunInterrupted(Exception):
+    """Ctrl-C stopped a run: no further job started, the jobs in flight were abandoned (their
+    partial files removed). Carries what finished so the CLI can say it and exit 130."""
+
+    def __init__(self, summary: RunSummary, not_started: Sequence[Job], abandoned: Sequence[Job]) -> None:
+        super().__init__("interrupted")
+        self.summary, self.not_started, self.abandoned = summary, list(not_started), list(abandoned)
+
+    def report(self) -> str:
+        """What finished and what did not, one job per line (the CLI prints it)."""
+        s = self.summary
+        lines = [f"lhcad run: interrupted - {len(s.done)} finished, {len(s.skipped_existing)} already finished, "
+                 f"{len(s.failed)} failed, {len(self.abandoned)} abandoned in flight, "
+                 f"{len(self.not_started)} not started"]
+        lines += [f"  finished: {job.key}" for job in s.done]
+        lines += [f"  failed: {job.key}: {msg}" for job, msg in s.failed]
+        lines += [f"  abandoned: {job.key}" for job in self.abandoned]
+        lines += [f"  not started: {job.key}" for job in self.not_started]
+        lines.append("rerun the same command to resume: finished jobs are kept")
+        return "\n".join(lines)
+
+
+def abandon(job: Job) -> None:
+    """Remove what an interrupted job may have left: its work folder, half-written temporary files,
+    and a scores file without its result (a result JSON on disk always means a finished job)."""
+    folder = job.result_path.parent
+    _remove_tree(folder / f".work-seed{job.seed}")
+    if folder.is_dir():
+        for name in (job.result_path.name, job.scores_path.name):
+            for part in folder.glob(f".{name}.*.part"):
+                part.unlink(missing_ok=True)
+    if not job.result_path.exists():
+        job.scores_path.unlink(missing_ok=True)
+
+
 def run_jobs(jobs: Iterable[Job], *, overwrite: bool = False, progress: bool = True,
              fail_fast: bool = False, log: Callable[[str], None] | None = None,
              isolation: Any = None) -> RunSummary:
@@ -260,16 +429,21 @@ def run_jobs(jobs: Iterable[Job], *, overwrite: bool = False, progress: bool = T
     jobs = list(jobs)
     summary = RunSummary()
     bar = tqdm(jobs, desc="lhcad run", unit="job", disable=not progress, dynamic_ncols=True)
-    for job in bar:
+    for n, job in enumerate(bar):
         bar.set_postfix_str(f"{job.task} {job.scorer_label} s{job.seed}", refresh=False)
-        if job_finished(job, overwrite):
+        finished, why = resume_decision(job, overwrite)
+        if finished:
             summary.skipped_existing.append(job)
             continue
+        if why:
+            bar.write(why)
         try:
             execute_job(job, log=log, isolation=isolation)
             summary.done.append(job)
         except KeyboardInterrupt:
-            raise
+            bar.close()
+            abandon(job)
+            raise RunInterrupted(summary, jobs[n + 1:], [job]) from None
         except Exception as exc:  # recorded, reported, and re-raised with fail_fast
             if fail_fast:
                 raise

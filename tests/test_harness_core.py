@@ -34,7 +34,8 @@ def test_registry_errors_name_the_field(tmp_path):
     bad = (REPO / "datasets.yaml").read_text().replace("protocol: unsupervised", "protocol: unsupervized", 1)
     with pytest.raises(RegistryError, match=r"tasks\.top/qcd-vs-top\.protocol.*did you mean 'unsupervised'"):
         parse_registry(bad, tmp_path / "x.yaml")
-    bad = (REPO / "datasets.yaml").read_text().replace("    sizes: {train: 100000, test: 40000}\n", "    sizez: {}\n", 1)
+    bad = (REPO / "datasets.yaml").read_text().replace("    sizes: {real: {train: 100000, test: 40000}, generated: {train: 1500, test: 1000}}\n",
+                                                        "    sizez: {}\n", 1)
     with pytest.raises(RegistryError, match="unknown field 'sizez'.*did you mean 'sizes'"):
         parse_registry(bad, tmp_path / "x.yaml")
 

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.runner import Job, RunSummary, execute_job, job_finished
+from benchmark.runner import Job, RunSummary, execute_job, job_finished, resume_decision
 
 EXECUTORS = ("local", "dask", "slurm", "htcondor", "pbs")
 
@@ -194,12 +194,15 @@ def run_with(executor_name: str, jobs: Iterable[Job], options: ExecutorOptions, 
 
 
 def pending(jobs: Sequence[Job], overwrite: bool, summary: RunSummary, progress: Progress) -> list[Job]:
-    """Drop finished jobs on the client (resume) without shipping them anywhere."""
+    """Drop finished jobs on the client (resume) without shipping them anywhere; say why others rerun."""
     todo = []
     for job in jobs:
-        if job_finished(job, overwrite):
+        finished, why = resume_decision(job, overwrite)
+        if finished:
             summary.skipped_existing.append(job)
             progress.finished({"key": str(job.key), "status": "skipped"})
         else:
+            if why:
+                progress.bar.write(why)
             todo.append(job)
     return todo

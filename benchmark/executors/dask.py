@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmark.executors import ExecutorOptions, Progress, gpu_jobs, lost_status, pending, record_status, run_one
-from benchmark.runner import Job, RunSummary
+from benchmark.runner import Job, RunInterrupted, RunSummary, abandon
 
 
 def _task_key(job: Job) -> str:
@@ -51,9 +51,6 @@ class DaskExecutor:
         return "dask " + (self.scheduler or ("jobqueue" if self.cluster is not None else "LocalCluster"))
 
     def run(self, jobs: list[Job]) -> RunSummary:
-        from distributed import as_completed
-        from distributed.scheduler import KilledWorker
-
         opts = self.options
         summary = RunSummary()
         progress = Progress(len(jobs), opts.progress, f"lhcad run [{self.describe()}]")
@@ -75,26 +72,50 @@ class DaskExecutor:
                 futures.append(fut)
             n_workers = max(1, len(client.scheduler_info().get("workers", {})) or opts.workers)
             progress.started(min(n_workers, len(futures)))
-            for fut in as_completed(futures):
-                job = by_key[fut.key]
+            finished: set[str] = set()
+            try:
+                self._collect(client, futures, by_key, finished, summary, progress, n_workers)
+            except KeyboardInterrupt:
+                # Ctrl-C: nothing new starts (every unfinished task cancelled), tasks on workers abandoned
                 try:
-                    status: dict[str, Any] = fut.result()
-                except KilledWorker as exc:
-                    status = lost_status(job, opts.retries + 1, f"KilledWorker: {exc}")
-                except Exception as exc:  # the task itself could not run (unpicklable, import error)
-                    status = {"key": str(job.key), "status": "failed", "cause": "error",
-                              "error": f"{type(exc).__name__}: {exc}"}
-                fut.release()
-                record_status(summary, job, status)
-                progress.finished(status)
-                outstanding = sum(1 for f in futures if f.status == "pending")
-                progress.running = min(n_workers, outstanding)
-                if status["status"] == "failed" and opts.fail_fast:
-                    client.cancel(futures)
-                    raise RuntimeError(f"job {status['key']} failed: {status.get('error')}\n{status.get('traceback', '')}")
+                    running = {k for keys in client.processing().values() for k in keys}
+                except Exception:  # scheduler gone: count every unfinished task as in flight
+                    running = set(by_key)
+                client.cancel(futures)
+                left = [k for k in by_key if k not in finished]
+                for key in left:
+                    abandon(by_key[key])
+                raise RunInterrupted(summary, [by_key[k] for k in left if k not in running],
+                                     [by_key[k] for k in left if k in running]) from None
         finally:
             progress.close()
             client.close()
             for cluster in owned:
                 cluster.close()
         return summary
+
+    def _collect(self, client: Any, futures: list[Any], by_key: dict[str, Job], finished: set[str],
+                 summary: RunSummary, progress: Progress, n_workers: int) -> None:
+        """Fold each finished task into the summary as it completes (``finished`` tracks their keys)."""
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        opts = self.options
+        for fut in as_completed(futures):
+            job = by_key[fut.key]
+            try:
+                status: dict[str, Any] = fut.result()
+            except KilledWorker as exc:
+                status = lost_status(job, opts.retries + 1, f"KilledWorker: {exc}")
+            except Exception as exc:  # the task itself could not run (unpicklable, import error)
+                status = {"key": str(job.key), "status": "failed", "cause": "error",
+                          "error": f"{type(exc).__name__}: {exc}"}
+            fut.release()
+            finished.add(fut.key)
+            record_status(summary, job, status)
+            progress.finished(status)
+            outstanding = sum(1 for f in futures if f.status == "pending")
+            progress.running = min(n_workers, outstanding)
+            if status["status"] == "failed" and opts.fail_fast:
+                client.cancel(futures)
+                raise RuntimeError(f"job {status['key']} failed: {status.get('error')}\n{status.get('traceback', '')}")

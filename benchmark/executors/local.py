@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -17,7 +18,25 @@ from benchmark.executors import (
     visible_gpus,
 )
 from benchmark.isolation import die_with_parent, sweep_stale_job_dirs
-from benchmark.runner import Job, RunSummary
+from benchmark.runner import Job, RunInterrupted, RunSummary, abandon
+
+
+def _worker_init() -> None:
+    """Pool workers die with the client and ignore Ctrl-C: the client alone decides what stops
+    (a terminal's Ctrl-C reaches the whole process group) and ends the workers itself."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel every queued job and end the workers now (the jobs they hold are abandoned)."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # gone from the pool after shutdown
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in workers:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in workers:
+        proc.join(timeout=10)
 
 
 class LocalExecutor:
@@ -47,57 +66,73 @@ class LocalExecutor:
         free = list(gpus)
         attempts: dict[int, int] = {i: 0 for i in range(len(todo))}
         queue = list(range(len(todo)))
+        pool: ProcessPoolExecutor | None = None
+        running: dict[Future, tuple[int, str | None]] = {}
         try:
             while queue:
-                with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                         initializer=die_with_parent) as pool:
-                    running: dict[Future, tuple[int, str | None]] = {}
-                    broken: list[int] = []
+                # a window of `workers` jobs: a job is submitted only when a worker is free, so
+                # Ctrl-C finds every submitted job running and every other one not started
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                           initializer=_worker_init)
+                running = {}
+                broken: list[int] = []
 
-                    def start_ready() -> None:
-                        """Submit jobs while a worker is idle; a GPU job also needs a free slot."""
-                        while len(running) < workers and not broken:
-                            pick = next((i for i in queue if not needs_gpu[i] or free), None)
-                            if pick is None:
-                                return
-                            queue.remove(pick)
-                            slot = free.pop(0) if needs_gpu[pick] else None
-                            attempts[pick] += 1
-                            try:
-                                running[pool.submit(run_one, todo[pick], opts.overwrite, opts.isolation, slot)] = \
-                                    (pick, slot)
-                            except BrokenProcessPool:
-                                attempts[pick] -= 1  # it never started
-                                broken.append(pick)
-                                if slot is not None:
-                                    free.append(slot)
-                                return
-                            progress.started()
-
-                    start_ready()
-                    while running:
-                        done, _ = wait(set(running), return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            i, slot = running.pop(fut)
+                def start_ready() -> None:
+                    """Submit jobs while a worker is idle; a GPU job also needs a free slot."""
+                    while len(running) < workers and not broken:
+                        pick = next((i for i in queue if not needs_gpu[i] or free), None)
+                        if pick is None:
+                            return
+                        queue.remove(pick)
+                        slot = free.pop(0) if needs_gpu[pick] else None
+                        attempts[pick] += 1
+                        try:
+                            running[pool.submit(run_one, todo[pick], opts.overwrite, opts.isolation, slot)] = \
+                                (pick, slot)
+                        except BrokenProcessPool:
+                            attempts[pick] -= 1  # it never started
+                            broken.append(pick)
                             if slot is not None:
                                 free.append(slot)
-                            try:
-                                status: dict[str, Any] = fut.result()
-                            except BrokenProcessPool as exc:
-                                progress.running = max(0, progress.running - 1)
-                                if attempts[i] <= opts.retries:
-                                    broken.append(i)
-                                    continue
-                                status = lost_status(todo[i], attempts[i], str(exc))
-                                progress.started()
-                            status["attempts"] = attempts[i]
-                            record_status(summary, todo[i], status)
-                            progress.finished(status)
-                            if status["status"] == "failed" and opts.fail_fast:
-                                raise RuntimeError(f"job {status['key']} failed: {status.get('error')}\n"
-                                                   f"{status.get('traceback', '')}")
-                        start_ready()
-                    queue = broken + queue  # a broken pool: retry its jobs first in a fresh one
+                            return
+                        progress.started()
+
+                start_ready()
+                while running:
+                    done, _ = wait(set(running), return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        i, slot = running.pop(fut)
+                        if slot is not None:
+                            free.append(slot)
+                        try:
+                            status: dict[str, Any] = fut.result()
+                        except BrokenProcessPool as exc:
+                            progress.running = max(0, progress.running - 1)
+                            if attempts[i] <= opts.retries:
+                                broken.append(i)
+                                continue
+                            status = lost_status(todo[i], attempts[i], str(exc))
+                            progress.started()
+                        status["attempts"] = attempts[i]
+                        record_status(summary, todo[i], status)
+                        progress.finished(status)
+                        if status["status"] == "failed" and opts.fail_fast:
+                            raise RuntimeError(f"job {status['key']} failed: {status.get('error')}\n"
+                                               f"{status.get('traceback', '')}")
+                    start_ready()
+                queue = broken + queue  # a broken pool: retry its jobs first in a fresh one
+                pool.shutdown(wait=True)
+                pool = None
+        except KeyboardInterrupt:
+            in_flight = [todo[i] for i, _ in running.values()]
+            not_started = [todo[i] for i in queue]
+            if pool is not None:
+                _stop_pool(pool)
+            for job in in_flight:
+                abandon(job)
+            raise RunInterrupted(summary, not_started, in_flight) from None
         finally:
+            if pool is not None:  # e.g. --fail-fast raised: no worker outlives the run
+                pool.shutdown(wait=False, cancel_futures=True)
             progress.close()
         return summary
