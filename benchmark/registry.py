@@ -41,6 +41,22 @@ def known_metric_names() -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+#: Metrics read at a working point a task may choose (the judge computes any listed point).
+WORKING_POINT_METRICS = ("rejection@eps_s=", "eps_s@eps_b=", "si@eps_b=")
+
+
+def is_working_point_metric(name: str) -> bool:
+    """``rejection@eps_s=0.8``-style names with an efficiency strictly between 0 and 1."""
+    prefix = next((p for p in WORKING_POINT_METRICS if name.startswith(p)), None)
+    if prefix is None:
+        return False
+    try:
+        value = float(name[len(prefix):])
+    except ValueError:
+        return False
+    return 0.0 < value < 1.0
+
+
 class RegistryError(ValueError):
     """A malformed ``datasets.yaml`` entry; the message names the file and field."""
 
@@ -345,7 +361,7 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
     metrics = r.optional(block, "metrics", where, list, ["auc"])
     known_metrics = known_metric_names()
     for i, metric in enumerate(metrics):
-        if metric not in known_metrics:
+        if metric not in known_metrics and not is_working_point_metric(str(metric)):
             close = difflib.get_close_matches(str(metric), known_metrics, n=2, cutoff=0.5)
             hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
             raise r.fail(f"{where}.metrics[{i}]", f"unknown metric {metric!r}; {hint}"
