@@ -489,7 +489,7 @@ def test_auc_call_forms():
 # ------------------------------------------------------------------------------------------
 
 EXPECTED_KEYS = {
-    "n_signal", "n_background", "sum_w_signal", "sum_w_background", "auc",
+    "n_signal", "n_background", "sum_w_signal", "sum_w_background", "n_background_effective", "auc",
     "max_sic", "max_sic_eps_s", "max_sic_eps_b", "max_sic_n_background",
     "max_sic_unconstrained", "max_sic_unconstrained_eps_s", "max_sic_unconstrained_eps_b",
     "max_sic_unconstrained_n_background", "min_background_events",
@@ -520,6 +520,9 @@ def test_evaluate_scores_keys_and_consistency():
     assert res["si_all"] == M.si_all(roc)
     assert res["n_signal"] == int(y.sum()) and res["n_background"] == int(n - y.sum())
     assert res["sum_w_signal"] == pytest.approx(w[y == 1].sum())
+    wb = w[y == 0]
+    assert res["n_background_effective"] == pytest.approx(wb.sum() ** 2 / (wb**2).sum(), rel=1e-12)
+    assert M.evaluate_scores(y, s)["n_background_effective"] == res["n_background"]  # unit weights: the count
     # n_background = 24000: 1e-4 needs 10000 events -> resolved
     assert res["resolved@eps_b=0.0001"] is True and res["si_all_complete"] is True
     custom = M.evaluate_scores(y, s, eps_s_points=(0.4,), eps_b_points=(1e-5,), min_background_events=50)
