@@ -18,8 +18,9 @@ Conventions shared by every function here (stated once, relied on everywhere):
 * **Efficiencies**: ``eps_S = tpr`` (signal efficiency), ``eps_B = fpr`` (background efficiency).
 * Everything is computed from ONE sort of the scores: the ROC is built once and all scalar
   metrics are read off it (:func:`evaluate_scores`). The sort need not be stable -- only which
-  events tie matters, never their order inside a tie group -- so it is an unstable ``np.sort`` of
-  packed (score, index) codes plus linear numba passes (:mod:`benchmark._roc_kernels`).
+  events tie matters, never their order inside a tie group -- so it is an unstable ``np.sort``
+  per class of order-preserving integer keys of the scores (with the event index packed into
+  the low bits where weights must follow), plus linear numba passes (:mod:`benchmark._roc_kernels`).
 * Non-finite scores: NaN is refused; +-inf is allowed (it is ordered like any number).
 """
 from __future__ import annotations
