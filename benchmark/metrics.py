@@ -224,13 +224,17 @@ def _sort_by_class(
     kernels = _kernels()
     s = np.ascontiguousarray(s, dtype=np.float64)
     n_sig = int(np.count_nonzero(is_sig))
+    n_bkg = s.shape[0] - n_sig
     if w is None and not with_order:
-        keys_s, keys_b = kernels.class_keys(s, is_sig, n_sig)
+        keys_s, keys_b = np.empty(n_sig, np.uint64), np.empty(n_bkg, np.uint64)
+        kernels.class_keys(s, is_sig, keys_s, keys_b)
         keys_s.sort()
         keys_b.sort()
         return _ClassSorted(keys_s), _ClassSorted(keys_b)
-    shift_s, shift_b = _code_shift(n_sig), _code_shift(s.shape[0] - n_sig)
-    codes_s, rec_s, codes_b, rec_b = kernels.class_codes(s, is_sig, w, n_sig, shift_s, shift_b)
+    shift_s, shift_b = _code_shift(n_sig), _code_shift(n_bkg)
+    codes_s, codes_b = np.empty(n_sig, np.uint64), np.empty(n_bkg, np.uint64)
+    rec_s, rec_b = np.empty((n_sig, 2)), np.empty((n_bkg, 2))
+    kernels.class_codes(s, is_sig, w, shift_s, shift_b, codes_s, rec_s, codes_b, rec_b)
     out = []
     for codes, rec, shift in ((codes_s, rec_s, shift_s), (codes_b, rec_b, shift_b)):
         codes.sort()
