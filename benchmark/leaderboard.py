@@ -303,8 +303,8 @@ def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True) -
     written: list[Path] = []
     index_lines = ["# lhcad leaderboard", "",
                    "Every number is the median over seeds ± half the 16-84 % band (one seed: its 68 % bootstrap "
-                   "interval), rounded to the precision of its error (PDG rule); `seeds` counts the seeds; `*` marks incomplete entries. Built from result files only "
-                   "by `lhcad leaderboard`.", ""]
+                   "interval), rounded to the precision of its error (PDG rule); `seeds` counts the seeds; `*` marks "
+                   "incomplete entries. Built from result files only by `lhcad leaderboard`.", ""]
     header, rows, data = summary_table(entries)
     index_lines += ["## Summary (AUC per task)", "", _markdown(header, rows), ""]
     _write_text(out_dir / "summary.csv", _csv(header, rows))
