@@ -211,3 +211,12 @@ def test_table_footnotes_explain_unresolved_and_bounded_cells():
     md = _markdown(header, rows)
     assert "| 0.500 " in md  # the table keeps the rounded text (no re-parsing into 0.5)
     assert md.endswith(notes[-1]) and notes[0] in md
+
+
+def test_site_footnotes_are_escaped_html():
+    from benchmark.site import _notes
+
+    html_notes = _notes(["scorer", "max_sic"], [["a<b", "n/a"]])
+    assert html_notes.startswith('<p class="note"><small>n/a in <code>max_sic</code>:')
+    assert "`" not in html_notes
+    assert _notes(["scorer", "auc"], [["a", "0.90 ± 0.02"]]) == ""
