@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from benchmark import metrics as M
+from benchmark.numbers import NOT_AVAILABLE, format_band, format_value
 from benchmark.registry import load_registry
 from benchmark.results import FAILURES_FILE, iter_results, scorer_label
 from benchmark.stats import seed_band
@@ -145,16 +146,66 @@ def _scorer_label(job: dict[str, Any]) -> str:
     return scorer_label(job["scorer"], job.get("params") or {}, job.get("preset"))
 
 
-def fmt(band: dict[str, Any], digits: int = 3) -> str:
-    """``median ± half-band (n)``; infinities and missing values spelled out."""
-    med = band.get("median")
-    if med is None or (isinstance(med, float) and math.isnan(med)):
-        return "n/a"
-    if math.isinf(med):
-        return "inf"
-    lo, hi = band.get("lo"), band.get("hi")
-    err = "" if lo is None or hi is None or any(map(math.isinf, (lo, hi))) else f" ± {(hi - lo) / 2:.{digits}g}"
-    return f"{med:.{digits}g}{err}"
+def fmt(band: dict[str, Any], bound_count: float | None = None) -> str:
+    """``median ± half-band`` rounded by the PDG rule (:func:`benchmark.numbers.format_band`).
+
+    ``bound_count`` turns an infinite median (a rejection no background event limits) into the
+    lower bound ``> N``; see :func:`background_count`.
+    """
+    return format_band(band, bound_count=bound_count)
+
+
+def background_count(entry: Entry) -> float | None:
+    """Median over seeds of the effective number of test background events (Kish, unweighted:
+    the count): what an infinite rejection of the entry is known to exceed. Records written before
+    ``n_background_effective`` existed fall back to ``n_background``."""
+    for key in ("n_background_effective", "n_background"):
+        band = seed_band(entry.values(key))
+        if band["n"]:
+            return float(band["median"])
+    return None
+
+
+_WORKING_POINT = re.compile(r"^(?P<metric>[a-z_]+)@(?P<var>eps_[sb])=(?P<value>.+)$")
+
+
+def column_note(column: str, texts: list[str]) -> str | None:
+    """Footnote for a table column whose cells (``texts``) hold ``n/a`` or a ``> N`` lower bound,
+    saying why; None when the column needs none."""
+    notes = []
+    if any(t.startswith(NOT_AVAILABLE) for t in texts):
+        m = _WORKING_POINT.match(column)
+        if m and m["var"] == "eps_b":
+            eps_b = float(m["value"])
+            notes.append(f"n/a in `{column}`: the test background is too small to resolve eps_B = {m['value']} "
+                         f"(it takes at least 1/eps_B = {format_value(1.0 / eps_b)} events); the working point is "
+                         "left out rather than extrapolated.")
+        elif column == "si_all":
+            cuts = ", ".join(repr(e) for e in M.DARK_MACHINES_EPS_B)
+            notes.append(f"n/a in `si_all`: the test background resolves none of the Dark Machines cuts eps_B = "
+                         f"{cuts}.")
+        elif column == "max_sic":
+            notes.append(f"n/a in `max_sic`: no cut keeps the minimum number of background events the "
+                         f"low-statistics rule asks for ({M.DEFAULT_MIN_BACKGROUND_EVENTS} by default).")
+        elif column == "density_ratio_gap_normalised":
+            notes.append("n/a in `density_ratio_gap_normalised`: the supervised AUC is 0.5, so there is no margin "
+                         "over random guessing to normalise by.")
+        else:
+            notes.append(f"n/a in `{column}`: no seed of the entry produced a value.")
+    if any(t.startswith(">") for t in texts):
+        notes.append(f"`> N` in `{column}`: no test background event passes the cut, so the rejection is only "
+                     "known to exceed the number N of (effective, for weighted events) test background events.")
+    return " ".join(notes) or None
+
+
+def table_notes(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """The footnotes of a table: one per column with unresolved (``n/a``) or bounded cells."""
+    notes = []
+    for i, column in enumerate(header):
+        note = column_note(str(column), [str(row[i]) for row in rows if i < len(row)])
+        if note:
+            notes.append(note)
+    return notes
 
 
 def _task_columns(task_name: str) -> list[str]:
@@ -182,8 +233,9 @@ def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[An
         paper = next((reported[n] for n in names if n in reported), {})
         paper_text = ", ".join(f"{k}={v}" for k, v in paper.items() if k != "source") or ""
         status = "incomplete: " + "; ".join(e.incomplete_reasons) if e.incomplete_reasons else "ok"
+        bound = background_count(e)
         rows.append([e.scorer, e.source, "" if e.injection is None else e.injection, entry_sizes(e.records),
-                     *(fmt(summaries[c]) for c in cols), len(e.records), paper_text, status])
+                     *(fmt(summaries[c], bound) for c in cols), len(e.records), paper_text, status])
         first = e.records[0] if e.records else {}
         data.append({
             "task": task, "scorer": e.scorer, "source": e.source, "injection": e.injection,
@@ -247,7 +299,8 @@ def summary_table(entries: list[Entry]) -> tuple[list[str], list[list[Any]], lis
         if ti:
             t_i = ti.get((scorer, source))
             if t_i:
-                txt = f"{t_i['min']:.3g} / {t_i['median']:.3g} / {t_i['max']:.3g}" + ("" if t_i["complete"] else " *")
+                txt = " / ".join(format_value(t_i[k]) for k in ("min", "median", "max")) \
+                    + ("" if t_i["complete"] else " *")
                 record["total_improvement"] = t_i
             else:
                 txt = ""
@@ -258,9 +311,12 @@ def summary_table(entries: list[Entry]) -> tuple[list[str], list[list[Any]], lis
 
 
 def _markdown(header: list[str], rows: list[list[Any]]) -> str:
+    """A GitHub-Markdown table, followed by its footnotes (:func:`table_notes`)."""
     from tabulate import tabulate
 
-    return tabulate(rows, headers=header, tablefmt="github")
+    table = tabulate(rows, headers=header, tablefmt="github", disable_numparse=True)
+    notes = table_notes(header, rows)
+    return table + "".join(f"\n\n{note}" for note in notes) if notes else table
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> str:
@@ -290,8 +346,8 @@ def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True) -
     written: list[Path] = []
     index_lines = ["# lhcad leaderboard", "",
                    "Every number is the median over seeds ± half the 16-84 % band (one seed: its 68 % bootstrap "
-                   "interval); `seeds` counts the seeds; `*` marks incomplete entries. Built from result files only "
-                   "by `lhcad leaderboard`.", ""]
+                   "interval), rounded to the precision of its error (PDG rule); `seeds` counts the seeds; `*` marks "
+                   "incomplete entries. Built from result files only by `lhcad leaderboard`.", ""]
     header, rows, data = summary_table(entries)
     index_lines += ["## Summary (AUC per task)", "", _markdown(header, rows), ""]
     _write_text(out_dir / "summary.csv", _csv(header, rows))

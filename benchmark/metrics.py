@@ -16,8 +16,11 @@ Conventions shared by every function here (stated once, relied on everywhere):
   because the statistical rules below (low-statistics cut, resolvable eps_B) are about how many
   simulated events back a number, not about what cross section they represent.
 * **Efficiencies**: ``eps_S = tpr`` (signal efficiency), ``eps_B = fpr`` (background efficiency).
-* Everything is computed from ONE stable descending sort of the scores: the ROC is built once and
-  all scalar metrics are read off it (:func:`evaluate_scores`).
+* Everything is computed from ONE sort of the scores: the ROC is built once and all scalar
+  metrics are read off it (:func:`evaluate_scores`). The sort need not be stable -- only which
+  events tie matters, never their order inside a tie group -- so it is an unstable ``np.sort``
+  per class of order-preserving integer keys of the scores (with the event index packed into
+  the low bits where weights must follow), plus linear numba passes (:mod:`benchmark._roc_kernels`).
 * Non-finite scores: NaN is refused; +-inf is allowed (it is ordered like any number).
 """
 from __future__ import annotations
@@ -82,7 +85,7 @@ class Roc:
     non-decreasing. ``n_bkg_above[k]``/``n_sig_above[k]`` are the unweighted numbers of
     background/signal events passing point ``k``. ``total_signal``/``total_background`` are the
     weighted totals that normalise ``tpr``/``fpr``; ``n_signal``/``n_background`` the unweighted
-    event counts.
+    event counts; ``sum_w2_background`` the background's sum of squared weights (NaN: unknown).
     """
 
     fpr: np.ndarray
@@ -94,6 +97,18 @@ class Roc:
     total_background: float
     n_signal: int
     n_background: int
+    sum_w2_background: float = math.nan
+
+    @property
+    def n_background_effective(self) -> float:
+        """Kish effective number of background events, ``(sum w)^2 / sum w^2``.
+
+        The statistical weight the background sample really has (equal to ``n_background`` for
+        unit weights): an infinite rejection is only known to exceed about this many.
+        """
+        if not self.sum_w2_background > 0:
+            return math.nan
+        return self.total_background**2 / self.sum_w2_background
 
     @property
     def eps_b(self) -> np.ndarray:
@@ -124,7 +139,7 @@ def _validate(y: Any, scores: Any, weights: Any = None) -> tuple[np.ndarray, np.
     except (TypeError, ValueError) as exc:
         raise ValueError(f"scores must be numeric: {exc}") from None
     if y_arr.dtype == np.bool_:
-        is_sig = y_arr
+        is_sig = np.ascontiguousarray(y_arr)
     else:
         try:
             bad = (y_arr != 0) & (y_arr != 1)
@@ -148,12 +163,13 @@ def _validate(y: Any, scores: Any, weights: Any = None) -> tuple[np.ndarray, np.
         if w.shape[0] != s.shape[0]:
             raise ValueError(f"lengths differ: weights has {w.shape[0]} entries but scores has {s.shape[0]}")
         try:
-            w = w.astype(np.float64, copy=False)
+            w = np.ascontiguousarray(w, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"weights must be numeric: {exc}") from None
-        if not np.all(np.isfinite(w)):
+        # one pass for all weight checks (they cost more than the sort otherwise)
+        n_bad, n_neg, sum_sig, sum_bkg = _kernels().weight_summary(w, is_sig)
+        if n_bad:
             raise ValueError("weights must be finite (found NaN or inf)")
-        n_neg = int(np.count_nonzero(w < 0))
         if n_neg:
             raise ValueError(f"weights must be non-negative; found {n_neg} negative weight(s)")
     n_sig = int(np.count_nonzero(is_sig))
@@ -162,82 +178,114 @@ def _validate(y: Any, scores: Any, weights: Any = None) -> tuple[np.ndarray, np.
     if n_sig == is_sig.shape[0]:
         raise ValueError("no background events (y == 0): ROC metrics need both classes")
     if w is not None:
-        if not np.sum(w[is_sig]) > 0:
+        if not sum_sig > 0:
             raise ValueError("no signal weight: the signal weights sum to zero")
-        if not np.sum(w[~is_sig]) > 0:
+        if not sum_bkg > 0:
             raise ValueError("no background weight: the background weights sum to zero")
     return is_sig, s, w
 
 
-def _descending_order(s: np.ndarray) -> np.ndarray:
-    """The one sort: stable argsort of the scores, highest first (ties keep input order)."""
-    return np.argsort(-s, kind="stable")
+def _kernels():  # type: ignore[no-untyped-def]
+    """The numba kernels, imported on first use (importing this module stays numba-free)."""
+    from benchmark import _roc_kernels
+
+    return _roc_kernels
 
 
-def _group_ends(s_sorted: np.ndarray) -> np.ndarray:
-    """Index of the last event of each run of equal scores in a sorted array.
+@dataclass(frozen=True, eq=False)
+class _ClassSorted:
+    """One class's events sorted by score (ascending; order inside a tie group arbitrary).
 
-    Uses ``!=`` rather than ``np.diff`` so that repeated infinities count as one tie group.
+    ``keys`` are the kernels' order-preserving integer keys of the scores, ``weights`` (None: unit
+    weights) follow them, and ``order`` (only when asked for) is each sorted event's position
+    among its class's events in input order.
     """
-    n = s_sorted.shape[0]
-    ends = np.flatnonzero(s_sorted[1:] != s_sorted[:-1])
-    return np.append(ends, n - 1)
+
+    keys: np.ndarray
+    weights: np.ndarray | None = None
+    order: np.ndarray | None = None
+
+
+def _code_shift(n: int) -> int:
+    """Low key bits that make room for an index below ``n``."""
+    return max(1, (n - 1).bit_length())
+
+
+def _sort_by_class(
+    s: np.ndarray, is_sig: np.ndarray, w: np.ndarray | None, *, with_order: bool = False
+) -> tuple[_ClassSorted, _ClassSorted]:
+    """The one sort: each class's scores through ``np.sort`` (unstable, SIMD), no ``argsort``.
+
+    Unweighted, the keys themselves are sorted. With weights (or when the bootstrap needs the
+    permutation) packed (key, index) codes are sorted and one pass turns them into exact keys,
+    weights and order (see :mod:`benchmark._roc_kernels`). Splitting by class keeps the label out
+    of the sort key; only which events tie matters downstream, never their order in a tie group.
+    """
+    kernels = _kernels()
+    s = np.ascontiguousarray(s, dtype=np.float64)
+    n_sig = int(np.count_nonzero(is_sig))
+    n_bkg = s.shape[0] - n_sig
+    if w is None and not with_order:
+        keys_s, keys_b = np.empty(n_sig, np.uint64), np.empty(n_bkg, np.uint64)
+        kernels.class_keys(s, is_sig, keys_s, keys_b)
+        keys_s.sort()
+        keys_b.sort()
+        return _ClassSorted(keys_s), _ClassSorted(keys_b)
+    shift_s, shift_b = _code_shift(n_sig), _code_shift(n_bkg)
+    codes_s, codes_b = np.empty(n_sig, np.uint64), np.empty(n_bkg, np.uint64)
+    rec_s, rec_b = np.empty((n_sig, 2)), np.empty((n_bkg, 2))
+    kernels.class_codes(s, is_sig, w, shift_s, shift_b, codes_s, rec_s, codes_b, rec_b)
+    out = []
+    for codes, rec, shift in ((codes_s, rec_s, shift_s), (codes_b, rec_b, shift_b)):
+        codes.sort()
+        m = codes.shape[0]
+        keys = np.empty(m, np.uint64)
+        weights = None if w is None else np.empty(m)
+        order = np.empty(m, np.int64) if with_order else None
+        kernels.resolve_codes(codes, rec, shift, keys, weights, order)
+        out.append(_ClassSorted(keys, weights, order))
+    return out[0], out[1]
+
+
+def _roc_buffers(n_points: int) -> tuple[np.ndarray, ...]:
+    """Empty (fpr, tpr, n_bkg_above, n_sig_above, thresholds) arrays for up to ``n_points`` points."""
+    return (np.empty(n_points), np.empty(n_points), np.empty(n_points, np.int64),
+            np.empty(n_points, np.int64), np.empty(n_points))
 
 
 def _roc_from_sorted(
-    s_sorted: np.ndarray,
-    sig_sorted: np.ndarray,
-    w_sorted: np.ndarray | None,
-    mult: np.ndarray | None = None,
-    ends: np.ndarray | None = None,
+    sig: _ClassSorted,
+    bkg: _ClassSorted,
+    mult_sig: np.ndarray | None = None,
+    mult_bkg: np.ndarray | None = None,
+    buffers: tuple[np.ndarray, ...] | None = None,
 ) -> Roc:
-    """Build the ROC from arrays already in descending-score order.
+    """Build the ROC of the two sorted classes in one merging pass.
 
-    ``mult`` (optional, integer) is a per-event multiplicity: the event counts ``mult`` times,
-    both in the weighted sums and in the unweighted counts. The bootstrap uses it to resample
-    without re-sorting (a resampled event set is the original one with multinomial counts).
+    ``mult_*`` (optional, integer, in sorted order) is a per-event multiplicity: the event counts
+    ``mult`` times, both in the weighted sums and in the unweighted counts; the bootstrap uses it
+    to resample without re-sorting (a resampled event set is the original one with multinomial
+    counts). ``buffers`` (from :func:`_roc_buffers`) are filled instead of new arrays, so that
+    replicates reuse their memory.
     """
-    if ends is None:
-        ends = _group_ends(s_sorted)
-    if mult is None:
-        sig_cum = np.cumsum(sig_sorted, dtype=np.int64)
-        n_sig_above = sig_cum[ends]
-        n_bkg_above = ends + 1 - n_sig_above
-    else:
-        m = mult.astype(np.int64, copy=False)
-        msig = np.where(sig_sorted, m, 0)
-        n_sig_above = np.cumsum(msig)[ends]
-        n_bkg_above = np.cumsum(m)[ends] - n_sig_above
-    if w_sorted is None and mult is None:
-        tps = n_sig_above.astype(np.float64)
-        fps = n_bkg_above.astype(np.float64)
-    else:
-        if w_sorted is None:
-            ww = mult.astype(np.float64)
-        elif mult is None:
-            ww = w_sorted
-        else:
-            ww = w_sorted * mult
-        tps = np.cumsum(np.where(sig_sorted, ww, 0.0))[ends]
-        fps = np.cumsum(np.where(sig_sorted, 0.0, ww))[ends]
-    total_s = float(tps[-1])
-    total_b = float(fps[-1])
-    zero_f = np.zeros(1, dtype=np.float64)
-    zero_i = np.zeros(1, dtype=np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tpr = np.concatenate([zero_f, tps / total_s])
-        fpr = np.concatenate([zero_f, fps / total_b])
-    thresholds = np.concatenate([np.array([np.inf]), s_sorted[ends]])
+    n_max = sig.keys.shape[0] + bkg.keys.shape[0] + 1
+    fpr, tpr, n_bkg, n_sig, thr = buffers if buffers is not None else _roc_buffers(n_max)
+    g, total_s, total_b, sum_w2_b = _kernels().merge_roc(
+        sig.keys, sig.weights, mult_sig, bkg.keys, bkg.weights, mult_bkg, fpr, tpr, n_bkg, n_sig, thr
+    )
+    # views of the first g + 1 points; copies where a view would keep much unused memory alive
+    arrays = [a[: g + 1] if 2 * (g + 1) > a.shape[0] else a[: g + 1].copy() for a in (fpr, tpr, n_bkg, n_sig, thr)]
     return Roc(
-        fpr=fpr,
-        tpr=tpr,
-        thresholds=thresholds,
-        n_bkg_above=np.concatenate([zero_i, n_bkg_above]),
-        n_sig_above=np.concatenate([zero_i, n_sig_above]),
-        total_signal=total_s,
-        total_background=total_b,
-        n_signal=int(n_sig_above[-1]),
-        n_background=int(n_bkg_above[-1]),
+        fpr=arrays[0],
+        tpr=arrays[1],
+        thresholds=arrays[4],
+        n_bkg_above=arrays[2],
+        n_sig_above=arrays[3],
+        total_signal=float(total_s),
+        total_background=float(total_b),
+        n_signal=int(n_sig[g]),
+        n_background=int(n_bkg[g]),
+        sum_w2_background=float(sum_w2_b),
     )
 
 
@@ -249,13 +297,11 @@ def roc_curve(y: Any, scores: Any, weights: Any = None) -> Roc:
     so that AUCs and curves can be cross-checked. See the module docstring for all conventions.
     """
     is_sig, s, w = _validate(y, scores, weights)
-    order = _descending_order(s)
-    return _roc_from_sorted(s[order], is_sig[order], None if w is None else w[order])
+    return _roc_from_sorted(*_sort_by_class(s, is_sig, w))
 
 
 def _roc_auc(roc: Roc) -> float:
-    fpr, tpr = roc.fpr, roc.tpr
-    return float(0.5 * np.dot(np.diff(fpr), tpr[1:] + tpr[:-1]))
+    return float(_kernels().trapezoid_auc(roc.fpr, roc.tpr))
 
 
 def auc(y: Any, scores: Any = None, weights: Any = None) -> float:
@@ -317,13 +363,11 @@ class MaxSic:
     min_background_events: int
 
 
-def _argmax_sic(roc: Roc, mask: np.ndarray) -> int:
-    """Index into the ROC of the max SIC among ``mask`` points (-1 if none)."""
-    idx = np.flatnonzero(mask)
-    if idx.size == 0:
-        return -1
-    sic = roc.tpr[idx] / np.sqrt(roc.fpr[idx])
-    return int(idx[int(np.argmax(sic))])
+def _max_sic_indices(roc: Roc, min_background_events: int) -> tuple[int, int]:
+    """ROC indices of the max SIC with and without the low-statistics rule (-1 where no point
+    qualifies), in one pass without temporaries."""
+    i_con, i_all = _kernels().max_sic_points(roc.fpr, roc.tpr, roc.n_bkg_above, int(min_background_events))
+    return int(i_con), int(i_all)
 
 
 def max_sic(roc: Roc, min_background_events: int = DEFAULT_MIN_BACKGROUND_EVENTS) -> MaxSic:
@@ -337,9 +381,7 @@ def max_sic(roc: Roc, min_background_events: int = DEFAULT_MIN_BACKGROUND_EVENTS
     """
     if min_background_events < 0:
         raise ValueError(f"min_background_events must be >= 0, got {min_background_events}")
-    positive = roc.fpr > 0
-    i_all = _argmax_sic(roc, positive)
-    i_con = _argmax_sic(roc, positive & (roc.n_bkg_above >= min_background_events))
+    i_con, i_all = _max_sic_indices(roc, min_background_events)
 
     def point(i: int) -> tuple[float, float, float, float, int]:
         if i < 0:
@@ -568,6 +610,7 @@ def evaluate_roc(
         "n_background": roc.n_background,
         "sum_w_signal": roc.total_signal,
         "sum_w_background": roc.total_background,
+        "n_background_effective": _json_float(roc.n_background_effective),
         "auc": _roc_auc(roc),
     }
     ms = max_sic(roc, min_background_events)
@@ -610,7 +653,8 @@ def evaluate_scores(
 
     Keys (numbers in keys formatted by :func:`metric_key`):
 
-    * ``n_signal``, ``n_background`` (unweighted counts), ``sum_w_signal``, ``sum_w_background``
+    * ``n_signal``, ``n_background`` (unweighted counts), ``sum_w_signal``, ``sum_w_background``,
+      ``n_background_effective`` (Kish effective count, :attr:`Roc.n_background_effective`)
     * ``auc``
     * ``max_sic`` (low-statistics rule), ``max_sic_eps_s``, ``max_sic_eps_b``,
       ``max_sic_n_background``, ``max_sic_unconstrained``, ``max_sic_unconstrained_eps_s``,
@@ -651,14 +695,7 @@ def thinned_curves(roc: Roc, n_points: int = 200) -> dict[str, list]:
         idx = np.arange(n)
     else:
         first_pos = int(np.searchsorted(fpr, 0.0, side="right"))  # first point with fpr > 0
-        positive = fpr > 0
-        extra = [
-            0,
-            first_pos - 1,
-            n - 1,
-            _argmax_sic(roc, positive),
-            _argmax_sic(roc, positive & (roc.n_bkg_above >= DEFAULT_MIN_BACKGROUND_EVENTS)),
-        ]
+        extra = [0, first_pos - 1, n - 1, *_max_sic_indices(roc, DEFAULT_MIN_BACKGROUND_EVENTS)]
         extra_idx = np.array([i for i in extra if i >= 0], dtype=np.int64)
         log_lo = np.log10(fpr[first_pos])
 

@@ -24,9 +24,10 @@ from benchmark.metrics import (
     DEFAULT_EPS_B_POINTS,
     DEFAULT_EPS_S_POINTS,
     DEFAULT_MIN_BACKGROUND_EVENTS,
-    _descending_order,
-    _group_ends,
+    _kernels,
+    _roc_buffers,
     _roc_from_sorted,
+    _sort_by_class,
     _validate,
     evaluate_roc,
 )
@@ -156,9 +157,10 @@ def bootstrap_metrics(
     Returns ``{key: {"value", "lo", "hi", "n_boot"}}`` for each key (a numeric key of
     ``evaluate_scores``). Same resampling and interval as :func:`bootstrap_interval`, but the
     scores are sorted once: a resample is the original sorted event list with multinomial
-    multiplicities (``np.bincount`` of the drawn indices), which scale the weights and the
-    unweighted counts, so each replicate costs a few cumulative sums instead of a sort, and all
-    metrics of a replicate are read off the same ROC.
+    multiplicities (how often each event was drawn), which scale the weights and the unweighted
+    counts, so each replicate costs one linear pass in score order instead of a sort, into ROC
+    arrays reused from replicate to replicate, and all metrics of a replicate are read off the
+    same ROC.
     """
     _check_boot(n_boot, level)
     is_sig, s, w = _validate(y, scores, weights)
@@ -167,12 +169,9 @@ def bootstrap_metrics(
         eps_s_points=eps_s_points,
         eps_b_points=eps_b_points,
     )
-    order = _descending_order(s)
-    s_sorted = s[order]
-    sig_sorted = is_sig[order]
-    w_sorted = None if w is None else w[order]
-    ends = _group_ends(s_sorted)
-    full = evaluate_roc(_roc_from_sorted(s_sorted, sig_sorted, w_sorted, ends=ends), **opts)
+    sig, bkg = _sort_by_class(s, is_sig, w, with_order=True)
+    full_roc = _roc_from_sorted(sig, bkg)
+    full = evaluate_roc(full_roc, **opts)
     keys = list(keys)
     for k in keys:
         if k not in full:
@@ -180,21 +179,27 @@ def bootstrap_metrics(
         v = full[k]
         if isinstance(v, bool) or not (v is None or isinstance(v, (int, float))):
             raise ValueError(f"metric {k!r} is not a scalar number and cannot be bootstrapped")
-    # Position in sorted order of the k-th signal / background event in input order, so that a
-    # seed draws the same events here as in bootstrap_interval.
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.shape[0])
-    sig_pos = rank[np.flatnonzero(is_sig)]
-    bkg_pos = rank[np.flatnonzero(~is_sig)]
-    n_sig, n_bkg = sig_pos.shape[0], bkg_pos.shape[0]
+    # Where in sorted order the k-th signal / background event (input order) sits, so that a seed
+    # draws the same events here as in bootstrap_interval.
+    positions = []
+    for cls in (sig, bkg):
+        pos = np.empty_like(cls.order)
+        pos[cls.order] = np.arange(cls.order.shape[0])
+        positions.append(pos)
+    n_sig, n_bkg = sig.keys.shape[0], bkg.keys.shape[0]
+    kernels = _kernels()
     rng = np.random.default_rng(seed)
     reps = np.full((len(keys), int(n_boot)), np.nan)
-    mult = np.zeros(order.shape[0], dtype=np.int64)
+    mult_s = np.empty(n_sig, dtype=np.int32)
+    mult_b = np.empty(n_bkg, dtype=np.int32)
+    buffers = _roc_buffers(len(full_roc))
     for b in range(int(n_boot)):
         pick_s, pick_b = _draw(rng, n_sig, n_bkg)
-        mult[sig_pos] = np.bincount(pick_s, minlength=n_sig)
-        mult[bkg_pos] = np.bincount(pick_b, minlength=n_bkg)
-        roc = _roc_from_sorted(s_sorted, sig_sorted, w_sorted, mult=mult, ends=ends)
+        mult_s.fill(0)
+        mult_b.fill(0)
+        kernels.add_draws(mult_s, positions[0], pick_s)
+        kernels.add_draws(mult_b, positions[1], pick_b)
+        roc = _roc_from_sorted(sig, bkg, mult_s, mult_b, buffers=buffers)
         if not (roc.total_signal > 0 and roc.total_background > 0):
             continue  # all drawn events of a class have zero weight: metric undefined
         res = evaluate_roc(roc, **opts)

@@ -489,7 +489,7 @@ def test_auc_call_forms():
 # ------------------------------------------------------------------------------------------
 
 EXPECTED_KEYS = {
-    "n_signal", "n_background", "sum_w_signal", "sum_w_background", "auc",
+    "n_signal", "n_background", "sum_w_signal", "sum_w_background", "n_background_effective", "auc",
     "max_sic", "max_sic_eps_s", "max_sic_eps_b", "max_sic_n_background",
     "max_sic_unconstrained", "max_sic_unconstrained_eps_s", "max_sic_unconstrained_eps_b",
     "max_sic_unconstrained_n_background", "min_background_events",
@@ -520,6 +520,9 @@ def test_evaluate_scores_keys_and_consistency():
     assert res["si_all"] == M.si_all(roc)
     assert res["n_signal"] == int(y.sum()) and res["n_background"] == int(n - y.sum())
     assert res["sum_w_signal"] == pytest.approx(w[y == 1].sum())
+    wb = w[y == 0]
+    assert res["n_background_effective"] == pytest.approx(wb.sum() ** 2 / (wb**2).sum(), rel=1e-12)
+    assert M.evaluate_scores(y, s)["n_background_effective"] == res["n_background"]  # unit weights: the count
     # n_background = 24000: 1e-4 needs 10000 events -> resolved
     assert res["resolved@eps_b=0.0001"] is True and res["si_all_complete"] is True
     custom = M.evaluate_scores(y, s, eps_s_points=(0.4,), eps_b_points=(1e-5,), min_background_events=50)
@@ -565,3 +568,126 @@ def test_thinned_curves():
     json.dumps(c)
     small = M.thinned_curves(hand_roc())
     assert small["eps_b"] == hand_roc().fpr.tolist()
+
+
+# ------------------------------------------------------------------------------------------
+# the sort: ties, signed zeros, extreme magnitudes, keys that differ only in their lowest bits
+# ------------------------------------------------------------------------------------------
+
+
+def check_against_references(y, s, w=None):
+    """ROC, AUC and counts equal sklearn's and the brute-force scan's."""
+    roc = M.roc_curve(y, s, w)
+    fpr, tpr, thr = sk_roc_curve(y, s, sample_weight=w, drop_intermediate=False)
+    np.testing.assert_allclose(roc.fpr, fpr, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(roc.tpr, tpr, rtol=0, atol=1e-12)
+    assert np.array_equal(roc.thresholds[1:], thr[1:]) and roc.thresholds[0] == np.inf
+    pts = brute_points(y, s, w)
+    assert roc.n_bkg_above.tolist() == [p[2] for p in pts]
+    assert abs(M.auc(roc) - roc_auc_score(y, s, sample_weight=w)) < 1e-12
+    assert abs(M.auc(roc) - brute_auc(y, s, w)) < 1e-12
+    return roc
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_values", [1, 2, 3, 7])
+def test_heavy_ties(weighted, n_values):
+    rng = np.random.default_rng(n_values)
+    n = 600
+    y = (rng.random(n) < 0.4).astype(int)
+    y[:2] = [0, 1]
+    s = rng.integers(0, n_values, n).astype(float) * 0.5 - 1.0  # a handful of values, both classes
+    w = rng.exponential(1.0, n) if weighted else None
+    roc = check_against_references(y, s, w)
+    assert len(roc) == len(np.unique(s)) + 1
+
+
+def test_all_tied():
+    y = np.array([1, 0, 0, 1, 0])
+    roc = check_against_references(y, np.full(5, 3.25))
+    np.testing.assert_array_equal(roc.fpr, [0, 1])
+    assert roc.thresholds.tolist() == [np.inf, 3.25]
+    res = M.evaluate_scores(y, np.full(5, 3.25), np.array([1.0, 2.0, 0.0, 1.0, 3.0]))
+    assert res["auc"] == 0.5 and res["rejection@eps_s=0.3"] == pytest.approx(1 / 0.3)  # on the diagonal
+
+
+def test_signed_zeros_are_one_tie_group():
+    y = np.array([1, 0, 1, 0, 1, 0])
+    s = np.array([0.0, -0.0, -0.0, 0.0, 1.0, -1.0])
+    for w in (None, np.array([1.0, 2.0, 0.5, 1.5, 1.0, 1.0])):
+        roc = check_against_references(y, s, w)
+        assert len(roc) == 4  # +inf, 1.0, the zeros, -1.0
+        zero = roc.thresholds[2]
+        assert zero == 0.0 and math.copysign(1.0, zero) == 1.0
+    assert M.auc([1, 0], [-0.0, 0.0]) == 0.5
+
+
+def test_extreme_magnitudes():
+    tiny = np.nextafter(0.0, 1.0)  # the smallest subnormal
+    big = np.finfo(np.float64).max
+    s = np.array([big, -big, tiny, -tiny, 2e-308, -2e-308, 1e-300, -1e300, 0.0, big, -tiny, 1e300])
+    y = np.array([1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 0])
+    w = np.linspace(0.5, 2.0, s.shape[0])
+    for ww in (None, w):
+        check_against_references(y, s, ww)
+        # infinities beyond the largest floats (sklearn refuses them; the scan does not)
+        s_inf = np.concatenate([s, [np.inf, -np.inf, np.inf]])
+        y_inf = np.concatenate([y, [0, 1, 1]])
+        w_inf = None if ww is None else np.concatenate([ww, [1.0, 2.0, 3.0]])
+        roc = M.roc_curve(y_inf, s_inf, w_inf)
+        pts = brute_points(y_inf, s_inf, w_inf)
+        np.testing.assert_allclose(roc.fpr, [p[0] for p in pts], atol=1e-12)
+        np.testing.assert_allclose(roc.tpr, [p[1] for p in pts], atol=1e-12)
+        assert roc.thresholds.tolist() == [np.inf] + [p[3] for p in pts[1:]]
+        assert M.auc(roc) == pytest.approx(brute_auc(y_inf, s_inf, w_inf), abs=1e-12)
+    # scale invariance at the extremes: the group structure and therefore the ROC stay the same
+    rng = np.random.default_rng(1)
+    y2 = (rng.random(500) < 0.5).astype(int)
+    s2 = rng.normal(size=500)
+    ref = M.roc_curve(y2, s2)
+    for scale in (1e-300, 1e300):
+        r = M.roc_curve(y2, s2 * scale)
+        assert np.array_equal(r.fpr, ref.fpr) and np.array_equal(r.tpr, ref.tpr)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_scores_that_differ_only_in_their_lowest_bits(weighted):
+    """Adjacent floats: the packed sort codes share their high bits, so the exact key decides."""
+    rng = np.random.default_rng(3)
+    ulp_steps = np.concatenate([
+        np.arange(3000),  # one long run of distinct keys (longer than the insertion-sort limit)
+        np.repeat(10_000_000 + 5000 * np.arange(40), 3) + np.tile([0, 1, 1], 40),  # short runs with ties
+    ])
+    s = 1.0 + ulp_steps * np.finfo(np.float64).eps
+    s = s[rng.permutation(s.shape[0])]
+    y = (rng.random(s.shape[0]) < 0.5).astype(int)
+    w = rng.uniform(0.1, 2.0, s.shape[0]) if weighted else None
+    roc = check_against_references(y, s, w)
+    assert len(roc) == len(np.unique(s)) + 1
+    if weighted:  # the bootstrap's sort (with the permutation) goes through the same runs
+        from benchmark import stats as S
+
+        fast = S.bootstrap_metrics(y, s, w, keys=("auc",), n_boot=8, seed=2)["auc"]
+        slow = S.bootstrap_interval(y, s, w, lambda a, b, c: M.auc(a, b, c), n_boot=8, seed=2)
+        for k in ("value", "lo", "hi"):
+            assert fast[k] == pytest.approx(slow[k], abs=1e-12)
+
+
+def test_zero_weight_groups_and_negative_weights():
+    y = np.array([1, 0, 1, 0, 1, 0, 0])
+    s = np.array([3.0, 3.0, 2.0, 2.0, 1.0, 1.0, 0.0])
+    w = np.array([0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0])  # the top tie group weighs nothing
+    # zero-weight events still form their tie group and count as events (sklearn drops them, so
+    # only its AUC is comparable)
+    roc = M.roc_curve(y, s, w)
+    pts = brute_points(y, s, w)
+    np.testing.assert_allclose(roc.fpr, [p[0] for p in pts], atol=1e-12)
+    np.testing.assert_allclose(roc.tpr, [p[1] for p in pts], atol=1e-12)
+    assert abs(M.auc(roc) - roc_auc_score(y, s, sample_weight=w)) < 1e-12
+    assert roc.n_bkg_above.tolist() == [0, 1, 2, 3, 4]  # counts stay unweighted
+    assert roc.fpr[1] == 0.0 and roc.tpr[1] == 0.0
+    assert roc.n_background_effective == pytest.approx(9.0 / 5.0)  # (2 + 1)^2 / (4 + 1)
+    with pytest.raises(ValueError, match="weights must be non-negative; found 2 negative"):
+        M.roc_curve(y, s, np.where(s > 2.5, -1.0, 1.0))
+    with pytest.raises(ValueError, match="weights must be finite"):
+        M.roc_curve(y, s, np.where(s > 2.5, np.inf, 1.0))

@@ -11,11 +11,13 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 ASSETS = Path(__file__).resolve().parent / "assets"
+_CODE = re.compile(r"`([^`]*)`")  # Markdown code spans in footnotes
 
 
 def _esc(x: Any) -> str:
@@ -28,7 +30,7 @@ def _page(title: str, body: str) -> str:
             "<script src=\"assets/sort.js\" defer></script></head>\n"
             f"<body><nav><a href=\"index.html\">lhcad leaderboard</a></nav><h1>{_esc(title)}</h1>\n{body}\n"
             "<p><small>Every number: median over seeds ± half the 16-84 % band (one seed: its 68 % bootstrap "
-            "interval); <span class=\"flag\">*</span> marks incomplete entries. Click a column to sort.</small></p>"
+            "interval), rounded to the precision of its error (PDG rule); <span class=\"flag\">*</span> marks incomplete entries. Click a column to sort.</small></p>"
             "</body></html>\n")
 
 
@@ -37,6 +39,14 @@ def _num(band: dict[str, Any] | None) -> str:
     if med is None or (isinstance(med, float) and math.isnan(med)):
         return ""
     return repr(float(med))
+
+
+def _notes(header: list[str], rows: list[list[Any]]) -> str:
+    """The table's footnotes (why a cell is n/a or a lower bound), as in the Markdown tables."""
+    from benchmark.leaderboard import table_notes
+
+    notes = [_CODE.sub(r"<code>\1</code>", _esc(note)) for note in table_notes(header, rows)]
+    return "".join(f"<p class=\"note\"><small>{note}</small></p>" for note in notes)
 
 
 def _table(header: list[str], rows: list[str], table_id: str) -> str:
@@ -74,7 +84,7 @@ def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = No
     task_links = "".join(f"<li><a href=\"{slug(t)}.html\">{_esc(t)}</a></li>" for t in tasks)
     index = site_dir / "index.html"
     index.write_text(_page("lhcad leaderboard", "<h2>Summary (AUC per task)</h2>" + _table(header, trs, "summary")
-                           + f"<h2>Tasks</h2><ul>{task_links}</ul>"))
+                           + _notes(header, rows) + f"<h2>Tasks</h2><ul>{task_links}</ul>"))
     # task pages
     plots_out = site_dir / "plots"
     plots_out.mkdir(exist_ok=True)
@@ -106,7 +116,7 @@ def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = No
             if p.parent.resolve() != plots_out.resolve():
                 shutil.copy2(p, plots_out / p.name)
             imgs.append(f"<img src=\"plots/{_esc(p.name)}\" alt=\"{_esc(p.stem)}\">")
-        body = (_table([*header[:-1], "status", "provenance"], trs, "task")
+        body = (_table([*header[:-1], "status", "provenance"], trs, "task") + _notes(header, rows)
                 + f"<h2>Plots</h2><div class=\"plots\">{''.join(imgs)}</div>")
         (site_dir / f"{slug(task)}.html").write_text(_page(task, body))
     return index
