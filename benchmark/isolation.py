@@ -330,8 +330,8 @@ def allowlist(job: Any, private: Path) -> list[dict[str, Any]]:
         entries.setdefault(os.path.abspath(path), False)
         real = os.path.realpath(path)  # a symlink (/lib -> usr/lib) needs its target too
         entries.setdefault(real, False)
-    # lhcad's package stays writable as before: numba caches its compiled kernels beside the source
-    entries[str(Path(benchmark.__file__).resolve().parent)] = True
+    # Read-only everywhere but the private dir: nothing the scorer writes reaches code or caches the
+    # worker later loads (numba's cache index is a pickle), so numba caches in the private dir.
     entries[str(private.resolve())] = True
     out = [{"path": p, "writable": w} for p, w in sorted(entries.items(), key=lambda kv: (len(kv[0]), kv[0]))
            if os.path.lexists(p)]
@@ -351,7 +351,7 @@ def _child_env(private: Path) -> dict[str, str]:
     # importable scorer modules given as module:Class are found relative to the caller's cwd
     extra = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env.update(HOME=str(private), TMPDIR=str(private), PYTHONPATH=os.pathsep.join(extra),
-               PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+               PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", NUMBA_CACHE_DIR=str(private / "numba-cache"))
     return env
 
 
