@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from baselines.common import boosted_trees, classifier_logit, tabular_features
+from baselines.common import boosted_trees, classifier_logit, tabular_features, tabular_features_needed
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
 from benchmark.events import EventSet
 
@@ -24,6 +24,8 @@ class CWoLaHunting(BaseScorer):
         paper="arXiv:1805.02664",
         description="Classification without labels: SR vs SB gradient-boosted classifier.",
     )
+
+    features_needed = staticmethod(tabular_features_needed)  # computed once by the worker (benchmark.precomputed)
 
     def fit(self, train: EventSet, *, context: FitContext) -> "CWoLaHunting":
         if context.sideband is None:

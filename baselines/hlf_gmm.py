@@ -26,9 +26,7 @@ class HighLevelGMM(BaseScorer):
         description="Gaussian mixture density on high-level jet/event observables; score = -log p.",
     )
 
-    def features_needed(self, arrays: frozenset[str]) -> list[tuple[str, dict]]:
-        """Computed once by the worker and shared across seeds and jobs (benchmark.precomputed)."""
-        return tabular_features_needed(arrays)
+    features_needed = staticmethod(tabular_features_needed)  # computed once by the worker (benchmark.precomputed)
 
     def fit(self, train: EventSet, *, context: FitContext) -> "HighLevelGMM":
         x = tabular_features(train)

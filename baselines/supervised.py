@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from baselines.common import boosted_trees, classifier_logit, tabular_features
+from baselines.common import boosted_trees, classifier_logit, tabular_features, tabular_features_needed
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
 from benchmark.events import EventSet
 
@@ -20,6 +20,8 @@ class SupervisedReference(BaseScorer):
         defaults={"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31},
         description="Histogram gradient boosting on high-level features with true labels (reference).",
     )
+
+    features_needed = staticmethod(tabular_features_needed)  # computed once by the worker (benchmark.precomputed)
 
     def fit(self, train: EventSet, *, context: FitContext) -> "SupervisedReference":
         if context.train_labels is None:

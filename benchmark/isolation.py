@@ -6,7 +6,7 @@ How a job travels (``execute_job(job, isolation=Limits(...))``):
    only (training events, unlabelled test events in a fresh random order, sideband, and the
    training labels of the supervised protocol), the representations the scorer declared with
    ``features_needed`` (:mod:`benchmark.precomputed`), and a small ``spec.json`` into a fresh
-   private temp dir ``lhcad-job-<pid>-*``; no test label, no event id, no path to a class file is
+   private temp dir ``lhcad-job-<pid>-<host>-*``; no test label, no event id, no path to a class file is
    written there;
 2. it starts ``python -m benchmark.isolation launch`` in that dir with a scrubbed environment
    (no ``LHCAD_*``; ``HOME``/``TMPDIR``/cwd = the private dir) and puts it under a limit on memory
@@ -50,7 +50,7 @@ from typing import Any, Callable
 DEFAULT_TIME_LIMIT_S = 2 * 3600.0
 DEFAULT_MEMORY_MB = 8192
 LOG_TAIL_LINES = 40
-#: private job folders are ``<tempdir>/lhcad-job-<owner pid>-<random>``
+#: private job folders are ``<tempdir>/lhcad-job-<owner pid>-<host tag>-<random>`` (:func:`job_dir_prefix`)
 JOB_DIR_PREFIX = "lhcad-job-"
 #: how often the resident-set watchdog samples the child's process tree
 WATCHDOG_INTERVAL_S = 0.2
@@ -227,11 +227,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def job_dir_prefix(pid: int) -> str:
+    """``lhcad-job-<pid>-<host tag>-``: the owner's pid and host, so that a later run on the same
+    host can tell a dead owner's folder (and never judges a pid of another host on a shared /tmp)."""
+    import socket
+    import zlib
+
+    return f"{JOB_DIR_PREFIX}{pid}-{zlib.crc32(socket.gethostname().encode()):08x}-"
+
+
 def sweep_stale_job_dirs(root: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Remove ``lhcad-job-<pid>-*`` folders whose owner process is gone (a SIGKILLed worker left
-    copies of input events behind); folders of live processes are left alone. Returns what was removed."""
+    """Remove this host's ``lhcad-job-<pid>-*`` folders whose owner process is gone (a SIGKILLed
+    worker left copies of input events behind); folders of live processes are left alone.
+    Returns what was removed."""
+    host = job_dir_prefix(0).rsplit("-", 2)[1]
     removed = []
-    for path in Path(root or tempfile.gettempdir()).glob(f"{JOB_DIR_PREFIX}*-*"):
+    for path in Path(root or tempfile.gettempdir()).glob(f"{JOB_DIR_PREFIX}*-{host}-*"):
         owner = path.name[len(JOB_DIR_PREFIX):].split("-", 1)[0]
         if owner.isdigit() and path.is_dir() and not _pid_alive(int(owner)):
             shutil.rmtree(path, ignore_errors=True)
@@ -330,8 +341,8 @@ def allowlist(job: Any, private: Path) -> list[dict[str, Any]]:
         entries.setdefault(os.path.abspath(path), False)
         real = os.path.realpath(path)  # a symlink (/lib -> usr/lib) needs its target too
         entries.setdefault(real, False)
-    # lhcad's package stays writable as before: numba caches its compiled kernels beside the source
-    entries[str(Path(benchmark.__file__).resolve().parent)] = True
+    # Read-only everywhere but the private dir: nothing the scorer writes reaches code or caches the
+    # worker later loads (numba's cache index is a pickle), so numba caches in the private dir.
     entries[str(private.resolve())] = True
     out = [{"path": p, "writable": w} for p, w in sorted(entries.items(), key=lambda kv: (len(kv[0]), kv[0]))
            if os.path.lexists(p)]
@@ -351,7 +362,7 @@ def _child_env(private: Path) -> dict[str, str]:
     # importable scorer modules given as module:Class are found relative to the caller's cwd
     extra = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     env.update(HOME=str(private), TMPDIR=str(private), PYTHONPATH=os.pathsep.join(extra),
-               PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+               PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", NUMBA_CACHE_DIR=str(private / "numba-cache"))
     return env
 
 
@@ -407,7 +418,7 @@ def score_in_child(job: Any, data: Any, limits: Limits, log: Callable[[str], Non
     ``device`` is the resolved device (default: ``job.device`` as given)."""
     sweep_stale_job_dirs()
     with _sigterm_cleans_up():
-        private = Path(tempfile.mkdtemp(prefix=f"{JOB_DIR_PREFIX}{os.getpid()}-"))
+        private = Path(tempfile.mkdtemp(prefix=job_dir_prefix(os.getpid())))
         try:
             return _run_child(job, data, limits, private, log, device or job.device)
         finally:

@@ -23,8 +23,9 @@ its private folder).
 """
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,6 @@ def precompute_views(data: Any, views: Mapping[str, EventSet], needed: list[tupl
     """
     from benchmark.data import class_path
     from benchmark.features import compute
-    from benchmark.store import file_checksum
 
     task = data.task
     parts: dict[str, dict[str, np.ndarray]] = {role: {} for role in views}
@@ -101,10 +101,11 @@ def precompute_views(data: Any, views: Mapping[str, EventSet], needed: list[tupl
         rows = np.arange(len(events)) if whole else wanted
         subset = events if whole else events.take(rows)
         digest = "all" if whole else _digest(rows)
-        subset.cache_identity = f"class:{file_checksum(path)}:rows:{digest}"  # the shared cache's key
+        subset.cache_identity = f"class:{_checksum(path)}:rows:{digest}"  # the shared cache's key
         for name, params in needed:
             try:
-                array = compute(name, subset, **params)
+                with _computing(subset.cache_identity, name, params):  # one worker computes, the others read
+                    array = compute(name, subset, **params)
             except Exception as exc:
                 raise RuntimeError(f"computing {name}({params}), declared by the scorer's features_needed(), on "
                                    f"{ref} ({path}) failed: {type(exc).__name__}: {exc}") from exc
@@ -117,6 +118,40 @@ def precompute_views(data: Any, views: Mapping[str, EventSet], needed: list[tupl
             hits[role] += hit
     # every event found in exactly one class file (ids shared by two files would be ambiguous)
     return {role: arrays for role, arrays in parts.items() if (hits[role] == 1).all()}
+
+
+_CHECKSUMS: dict[tuple[str, int, int], str] = {}
+
+
+def _checksum(path: Path) -> str:
+    """sha256 of a class file, remembered per (path, size, mtime): a worker hashes each file once."""
+    from benchmark.store import file_checksum
+
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _CHECKSUMS:
+        _CHECKSUMS[key] = file_checksum(path)
+    return _CHECKSUMS[key]
+
+
+@contextlib.contextmanager
+def _computing(identity: str, name: str, params: Mapping[str, Any]) -> Iterator[None]:
+    """An exclusive lock per cache entry in the shared cache, so concurrent workers compute it once
+    (the others wait, then read the entry)."""
+    import fcntl
+    import hashlib
+
+    from benchmark.store import data_root
+
+    folder = data_root() / "features" / ".locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = hashlib.sha256(f"{identity}|{EventSet.feature_key(name, params)}".encode()).hexdigest()[:32]
+    with open(folder / f"{tag}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _digest(rows: np.ndarray) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.isolation import JOB_DIR_PREFIX, Limits, ScorerFailure, sweep_stale_job_dirs
+from benchmark.isolation import JOB_DIR_PREFIX, Limits, ScorerFailure, job_dir_prefix, sweep_stale_job_dirs
 from benchmark.results import read_scores
 from benchmark.runner import execute_job, plan_jobs
 
@@ -169,7 +169,7 @@ def test_job_folder_removed_when_the_parent_is_interrupted(synth_registry, tmp_p
     while time.time() < deadline and not any((d / "log.txt").exists() for d in _job_dirs(job_tmp)):
         time.sleep(0.2)
     folders = _job_dirs(job_tmp)
-    assert folders and folders[0].name.startswith(f"{JOB_DIR_PREFIX}{proc.pid}-")
+    assert folders and folders[0].name.startswith(job_dir_prefix(proc.pid))
     time.sleep(1.0)  # the scorer is asleep in its child
     proc.send_signal(sig)
     proc.wait(timeout=60)
@@ -180,14 +180,15 @@ def test_job_folder_removed_when_the_parent_is_interrupted(synth_registry, tmp_p
 def test_folders_of_a_killed_run_are_swept(job_tmp):
     dead = subprocess.Popen(["true"])
     dead.wait()
-    stale = job_tmp / f"{JOB_DIR_PREFIX}{dead.pid}-abc"
-    live = job_tmp / f"{JOB_DIR_PREFIX}{os.getpid()}-def"
+    stale = job_tmp / f"{job_dir_prefix(dead.pid)}abc"
+    live = job_tmp / f"{job_dir_prefix(os.getpid())}def"
     other = job_tmp / f"{JOB_DIR_PREFIX}xyz"  # not ours to judge: no pid in the name
-    for folder in (stale, live, other):
+    elsewhere = job_tmp / f"{JOB_DIR_PREFIX}{dead.pid}-00000000-ghi"  # another host's (a shared /tmp)
+    for folder in (stale, live, other, elsewhere):
         (folder / "in").mkdir(parents=True)
         (folder / "in" / "test.h5").write_bytes(b"events")
     assert sweep_stale_job_dirs() == [stale]
-    assert not stale.exists() and live.exists() and other.exists()
+    assert not stale.exists() and live.exists() and other.exists() and elsewhere.exists()
 
 
 @pytest.mark.gpu
