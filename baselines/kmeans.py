@@ -76,27 +76,31 @@ def _blocks(n: int, chunk: int) -> Iterator[slice]:
         yield slice(start, min(start + chunk, n))
 
 
-def squared_distances(x: Any, centers: Any, chunk: int = CHUNK) -> Iterator[tuple[slice, Any]]:
-    """(rows, |x_rows - c|^2) blocks via |x|^2 - 2 x.c + |c|^2 (one GEMM per block, clamped at 0)."""
+def squared_distances(x: Any, centers: Any, chunk: int = CHUNK, x_sq: Any = None) -> Iterator[tuple[slice, Any]]:
+    """(rows, |x_rows - c|^2) blocks via |x|^2 - 2 x.c + |c|^2 (one GEMM per block, clamped at 0);
+    ``x_sq`` = |x|^2 per row, when the caller reuses it across calls."""
+    import torch
+
     c_sq = (centers * centers).sum(1)
+    if x_sq is None:
+        x_sq = (x * x).sum(1)
     for sl in _blocks(len(x), chunk):
-        xb = x[sl]
-        d2 = (xb * xb).sum(1, keepdim=True) - 2.0 * (xb @ centers.T) + c_sq
+        d2 = torch.addmm(c_sq + x_sq[sl, None], x[sl], centers.T, alpha=-2.0)  # one GEMM per block
         yield sl, d2.clamp_(min=0.0)
 
 
-def _assign(x: Any, centers: Any, chunk: int) -> tuple[Any, Any]:
+def _assign(x: Any, centers: Any, chunk: int, x_sq: Any) -> tuple[Any, Any]:
     """Nearest-centre labels and squared distances of every row."""
     import torch
 
     labels = torch.empty(len(x), dtype=torch.long, device=x.device)
     best = torch.empty(len(x), dtype=x.dtype, device=x.device)
-    for sl, d2 in squared_distances(x, centers, chunk):
+    for sl, d2 in squared_distances(x, centers, chunk, x_sq):
         best[sl], labels[sl] = d2.min(1)
     return labels, best
 
 
-def _kmeans_pp(x: Any, k: int, rng: np.random.Generator, chunk: int) -> Any:
+def _kmeans_pp(x: Any, k: int, rng: np.random.Generator, chunk: int, x_sq: Any) -> Any:
     """Greedy k-means++ (Arthur & Vassilvitskii; 2 + ln k candidates per step, keep the one that
     lowers the potential most), as scikit-learn seeds its KMeans."""
     import torch
@@ -105,12 +109,12 @@ def _kmeans_pp(x: Any, k: int, rng: np.random.Generator, chunk: int) -> Any:
     trials = 2 + int(math.log(k))
     centers = torch.empty((k, x.shape[1]), dtype=x.dtype, device=x.device)
     centers[0] = x[int(rng.integers(n))]
-    closest = torch.cat([d2[:, 0] for _, d2 in squared_distances(x, centers[:1], chunk)]).double()
+    closest = torch.cat([d2[:, 0] for _, d2 in squared_distances(x, centers[:1], chunk, x_sq)]).double()
     for i in range(1, k):
         cum = torch.cumsum(closest, 0)
         draws = torch.as_tensor(rng.random(trials) * float(cum[-1]), dtype=cum.dtype, device=x.device)
         cand = torch.searchsorted(cum, draws).clamp_(max=n - 1)
-        cand_d2 = torch.cat([d2 for _, d2 in squared_distances(x, x[cand], chunk)]).double()
+        cand_d2 = torch.cat([d2 for _, d2 in squared_distances(x, x[cand], chunk, x_sq)]).double()
         trial = torch.minimum(closest[:, None], cand_d2)                    # (n, trials)
         pick = int(trial.sum(0).argmin())
         closest = trial[:, pick].contiguous()
@@ -118,7 +122,7 @@ def _kmeans_pp(x: Any, k: int, rng: np.random.Generator, chunk: int) -> Any:
     return centers
 
 
-def _lloyd(x: Any, centers: Any, max_iter: int, tol: float, chunk: int) -> tuple[Any, Any, float, int]:
+def _lloyd(x: Any, centers: Any, max_iter: int, tol: float, chunk: int, x_sq: Any) -> tuple[Any, Any, float, int]:
     """Lloyd iterations until the centres move less than ``tol`` (sum of squared shifts) or the
     labels stop changing; an emptied cluster is re-seeded at the point farthest from its centre."""
     import torch
@@ -127,7 +131,7 @@ def _lloyd(x: Any, centers: Any, max_iter: int, tol: float, chunk: int) -> tuple
     labels = None
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        new_labels, d2 = _assign(x, centers, chunk)
+        new_labels, d2 = _assign(x, centers, chunk, x_sq)
         if labels is not None and torch.equal(new_labels, labels):
             break
         labels = new_labels
@@ -143,7 +147,7 @@ def _lloyd(x: Any, centers: Any, max_iter: int, tol: float, chunk: int) -> tuple
         centers = new
         if shift <= tol:
             break
-    labels, d2 = _assign(x, centers, chunk)
+    labels, d2 = _assign(x, centers, chunk, x_sq)
     return centers, labels, float(d2.double().sum()), n_iter
 
 
@@ -164,10 +168,11 @@ def kmeans(x: np.ndarray, k: int, *, n_init: int = 10, max_iter: int = 300, tol:
     dev = torch_device(device)
     xt = _as_tensor(x, dtype, dev)
     tol_abs = float(tol) * float(xt.double().var(0, unbiased=False).mean())
+    x_sq = (xt * xt).sum(1)
     rng = np.random.default_rng(seed)
     best: tuple[Any, Any, float, int] | None = None
     for _ in range(n_init):
-        run = _lloyd(xt, _kmeans_pp(xt, k, rng, chunk), max_iter, tol_abs, chunk)
+        run = _lloyd(xt, _kmeans_pp(xt, k, rng, chunk, x_sq), max_iter, tol_abs, chunk, x_sq)
         if best is None or run[2] < best[2]:
             best = run
     assert best is not None
