@@ -167,7 +167,7 @@ def kmeans(x: np.ndarray, k: int, *, n_init: int = 10, max_iter: int = 300, tol:
         raise ValueError(f"k-means: n_init and max_iter must be >= 1, got {n_init}, {max_iter}")
     dev = torch_device(device)
     xt = _as_tensor(x, dtype, dev)
-    tol_abs = float(tol) * float(xt.double().var(0, unbiased=False).mean())
+    tol_abs = float(tol) * float(xt.var(0, unbiased=False).double().mean())  # no float64 copy of x
     x_sq = (xt * xt).sum(1)
     rng = np.random.default_rng(seed)
     best: tuple[Any, Any, float, int] | None = None
@@ -367,7 +367,7 @@ class KMeansMLLN(_KMeansImageScorer):
 GMM_DEFAULTS: dict[str, Any] = {**IMAGE_DEFAULTS, "k": 100, "max_iter": 100, "tol": 1e-3, "reg_start": 1e-6,
                                 "reg_ratio": 1e3, "max_reg_steps": 8, "dtype": "float32", "chunk": CHUNK}
 GMM_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": {"k": 5, "max_iter": 20, "max_reg_steps": 4},
+    "smoke": {"k": 5, "max_iter": 10, "max_reg_steps": 3},
     "paper": {"k": 100, "max_iter": 100, "max_reg_steps": 8},
 }
 
@@ -378,6 +378,9 @@ def fit_spherical_gmm(x: np.ndarray, centers: np.ndarray, *, max_iter: int, tol:
     divided by 10 and the mixture refitted (warm) until the smallest fitted variance alpha_i is at
     least ``reg_ratio`` x beta, so beta no longer sets the widths (sec. 3.2). Returns the mixture,
     the final beta and the number of fits."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
     if max_reg_steps < 1 or not reg_start > 0 or not reg_ratio > 0:
@@ -389,7 +392,10 @@ def fit_spherical_gmm(x: np.ndarray, centers: np.ndarray, *, max_iter: int, tol:
         beta = float(reg_start) * 10.0 ** (1 - step)
         gmm = GaussianMixture(n_components=len(centers), covariance_type="spherical", reg_covar=beta,
                               max_iter=max_iter, tol=tol, means_init=means, weights_init=weights,
-                              random_state=seed).fit(x64)
+                              random_state=seed)
+        with warnings.catch_warnings():  # an intermediate beta need not converge; `converged_` is recorded
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gmm.fit(x64)
         if float((gmm.covariances_ - beta).min()) >= reg_ratio * beta:
             break
         means, weights = gmm.means_, gmm.weights_
