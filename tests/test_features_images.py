@@ -118,7 +118,7 @@ def test_empty_jets_and_bad_inputs():
     with pytest.raises(ValueError, match="non-finite"):
         jet_images(x, mask)
     assert np.all(np.isfinite(jet_images(x, mask, on_invalid="drop")))
-    for bad in ({"npix": 0}, {"power": 0}, {"sigma": -1}, {"centre": "middle"},
+    for bad in ({"npix": 0}, {"power": -1}, {"sigma": -1}, {"centre": "middle"},
                 {"centre": "pixel"}):
         with pytest.raises(ValueError):
             jet_images(x, mask, on_invalid="drop", **bad)

@@ -14,7 +14,8 @@ name                output                      parameters (defaults)
                                                 :data:`~benchmark.features.constituents.RELATIVE_FEATURES`;
                                                 padded rows 0 (real rows have pt_rel > 0)
 ``images``          (N, J, npix, npix) float32  npix (40), extent (0.8), centre ("centroid"),
-                                                rotate (True), flip (True), power (1.0),
+                                                rotate (True), flip (True), power (1.0,
+                                                0 = hit map), log_scale (0.0 = off),
                                                 sigma (0.0), normalise (True), device,
                                                 n_threads
 ``efp``             (N, J, G) float64           graphs (8 prime EFPs, d <= 3), kappa (1),
@@ -169,10 +170,10 @@ def _constituents_rep(cons, mask, n_particles=None, *, on_invalid="raise"):
 
 
 def _images_rep(cons, mask, npix=40, extent=0.8, *, centre="centroid", rotate=True, flip=True,
-                power=1.0, sigma=0.0, normalise=True, device=None, n_threads=None,
+                power=1.0, sigma=0.0, log_scale=0.0, normalise=True, device=None, n_threads=None,
                 on_invalid="raise"):
     return jet_images(cons, mask, npix, extent, centre=centre, rotate=rotate, flip=flip,
-                      power=power, sigma=sigma, normalise=normalise, device=device,
+                      power=power, sigma=sigma, log_scale=log_scale, normalise=normalise, device=device,
                       n_threads=n_threads, on_invalid=on_invalid)
 
 

@@ -15,7 +15,9 @@ Pipeline per jet, in the (pseudorapidity, azimuth) plane u = eta, v = phi (calor
    (v = +extent), col 0 the left (u = -extent), so ``imshow(image)`` shows the principal axis
    vertical.
 5. normalise to unit sum; ``power`` n replaces each pixel by pixel^n (the pT^n reweighting,
-   n = 1/2 and 1/4 common) and renormalises; ``sigma`` > 0 applies a Gaussian filter of width
+   n = 1/2 and 1/4 common; n = 0 gives every hit pixel the same weight, an unweighted hit map)
+   and renormalises; ``log_scale`` a > 0 instead replaces each pixel by log(1 + a * pixel) (the
+   log variant of the reference code, a = 1000 there) and renormalises; ``sigma`` > 0 applies a Gaussian filter of width
    sigma pixels (scipy.ndimage.gaussian_filter semantics: ``mode="reflect"``, ``truncate=4``) and
    renormalises.
 
@@ -51,6 +53,7 @@ def jet_images(
     flip: bool = True,
     power: float = 1.0,
     sigma: float = 0.0,
+    log_scale: float = 0.0,
     normalise: bool = True,
     dtype: Any = np.float32,
     device: Any = None,
@@ -62,16 +65,21 @@ def jet_images(
         raise ValueError(f"need npix >= 1 and extent > 0, got npix={npix}, extent={extent}")
     if centre not in CENTRES:
         raise ValueError(f"centre must be one of {CENTRES}, got {centre!r}")
-    if not power > 0:
-        raise ValueError(f"power must be positive, got {power}")
+    if not power >= 0:
+        raise ValueError(f"images: power must be >= 0 (0 = unweighted hit map), got {power}")
+    if not log_scale >= 0:
+        raise ValueError(f"images: log_scale must be >= 0 (0 = off), got {log_scale}")
+    if log_scale > 0 and power != 1:
+        raise ValueError(f"images: log_scale={log_scale} and power={power} are two alternative pixel "
+                         "reweightings; set one of them (power=1 with log_scale, or log_scale=0)")
     if sigma < 0:
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     if centre == "pixel" and (rotate or flip):
         raise ValueError("centre='pixel' (energyflow-compatible) needs rotate=False and flip=False")
     if device is not None:
         x, m = clean(constituents, mask, on_invalid)
-        return _images_torch(x, m, npix, extent, centre, rotate, flip, power, sigma, normalise,
-                             dtype, device)
+        return _images_torch(x, m, npix, extent, centre, rotate, flip, power, sigma, log_scale,
+                             normalise, dtype, device)
     x0, m0 = as_per_jet(constituents, mask)
     out = np.empty((len(x0), npix, npix), dtype=dtype)
     smooth = gaussian_matrix(npix, sigma) if sigma > 0 else None
@@ -86,7 +94,7 @@ def jet_images(
             img = buffer[: len(x)]
             pixelise_kernel(x, m, npix, float(extent), mode, rotate, flip, normalise, PIXEL_EPS,
                             FLIP_TOL, img)
-            out[sl] = _postprocess(np, img, power, smooth, normalise)
+            out[sl] = _postprocess(np, img, power, log_scale, smooth, normalise)
 
     run_in_threads(work, chunks, n_threads)
     return out
@@ -161,12 +169,18 @@ def _side_balance(w: Any, c: Any) -> Any:
     return (w * side).sum(1)
 
 
-def _postprocess(xp: Any, img: Any, power: float, smooth: Any, normalise: bool) -> Any:
-    if power != 1:
-        if xp is np:
-            np.power(img, power, out=img, where=img > 0)  # images are sparse: skip zeros
+def _postprocess(xp: Any, img: Any, power: float, log_scale: float, smooth: Any,
+                 normalise: bool) -> Any:
+    if power != 1 or log_scale > 0:
+        if xp is np:  # images are sparse: skip zeros (0**0 would light every empty pixel)
+            if log_scale > 0:
+                np.log1p(img * log_scale, out=img)
+            else:
+                np.power(img, power, out=img, where=img > 0)
+        elif log_scale > 0:
+            img = xp.log1p(img * log_scale)
         else:
-            img = img**power
+            img = xp.where(img > 0, img.clamp(min=1e-300) ** power, 0.0 * img)
         if normalise:
             img = _unit_sum(xp, img)
     if smooth is not None:
@@ -207,7 +221,8 @@ def gaussian_matrix(n: int, sigma: float, truncate: float = 4.0) -> np.ndarray:
     return G
 
 
-def _images_torch(x, m, npix, extent, centre, rotate, flip, power, sigma, normalise, dtype, device):
+def _images_torch(x, m, npix, extent, centre, rotate, flip, power, sigma, log_scale, normalise,
+                  dtype, device):
     import torch
 
     dev = torch.device(device)
@@ -224,6 +239,6 @@ def _images_torch(x, m, npix, extent, centre, rotate, flip, power, sigma, normal
         flat = (torch.arange(M, device=dev)[:, None] * npix + row) * npix + col
         img = torch.zeros(M * npix * npix, dtype=torch.float64, device=dev)
         img.index_add_(0, flat.reshape(-1), w.reshape(-1))
-        img = _postprocess(torch, img.reshape(M, npix, npix), power, smooth, normalise)
+        img = _postprocess(torch, img.reshape(M, npix, npix), power, log_scale, smooth, normalise)
         out[s:s + TORCH_CHUNK] = img.cpu().numpy()
     return out
