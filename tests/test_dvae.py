@@ -2,6 +2,8 @@
 and its KL, determinism, and top-vs-QCD separation on the shipped generated samples."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -24,15 +26,12 @@ def _one_thread():
 def smoke_auc(scorer: str, results, params: dict | None = None, task: str = "top/qcd-vs-top") -> tuple[float, dict]:
     """AUC and training record of ``scorer`` at preset smoke on the shipped generated samples,
     in-process with the quick suite's sizes (train 1500, test 1000)."""
-    import json
-
     jobs = plan_jobs(tasks=[task], scorers=[scorer], seeds=1, source="generated", results_dir=results,
                      params=params or {}, preset="smoke", sizes={"train": 1500, "test": 1000}, n_boot=0)
     summary = run_jobs(jobs, progress=False)
     assert not summary.failed, summary.failed
     record = json.loads(jobs[0].result_path.read_text())
-    return record["metrics"]["auc"]["value"] if isinstance(record["metrics"]["auc"], dict) \
-        else record["metrics"]["auc"], record
+    return record["metrics"]["auc"], record
 
 
 def test_prior_matches_eq14():
