@@ -116,25 +116,70 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def first_difference(claimed: Any, rebuilt: Any, path: str = "") -> str | None:
+    """The first field where two JSON-like values differ (``errors.auc.lo``), or ``None``."""
+    if isinstance(claimed, dict) and isinstance(rebuilt, dict):
+        for key in sorted(set(claimed) | set(rebuilt), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in claimed:
+                return f"{where}: missing in the bundle (the rebuild has {_short(rebuilt[key])})"
+            if key not in rebuilt:
+                return f"{where}: in the bundle ({_short(claimed[key])}) but not in the rebuild"
+            diff = first_difference(claimed[key], rebuilt[key], where)
+            if diff:
+                return diff
+        return None
+    if isinstance(claimed, list) and isinstance(rebuilt, list):
+        if len(claimed) != len(rebuilt):
+            return f"{path}: {len(claimed)} entries in the bundle, {len(rebuilt)} in the rebuild"
+        for i, (a, b) in enumerate(zip(claimed, rebuilt)):
+            diff = first_difference(a, b, f"{path}[{i}]")
+            if diff:
+                return diff
+        return None
+    if isinstance(claimed, bool) or isinstance(rebuilt, bool):
+        return None if claimed == rebuilt else f"{path}: claimed {claimed}, rebuilt {rebuilt}"
+    return None if _same(claimed, rebuilt) else f"{path}: claimed {_short(claimed)}, rebuilt {_short(rebuilt)}"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _record_n_boot(record: dict[str, Any]) -> int:
+    for band in (record.get("errors") or {}).values():
+        if isinstance(band, dict) and "n_boot" in band:
+            return int(band["n_boot"])
+    return 0
+
+
 def verify_result(name: str, record: dict[str, Any], scores_bytes: bytes) -> None:
-    """Re-check one bundled result against the maintainer's data; raises :class:`BundleError`."""
+    """Rebuild one bundled result from its scores and the maintainer's data; raises :class:`BundleError`.
+
+    The maintainer's rebuild of the test set must hold the scored events in the recorded order;
+    then every judged field (:data:`benchmark.judge.JUDGED_FIELDS`: metrics, bootstrap errors,
+    per-signal numbers, TI, curves) is recomputed by the same judge the runner uses and compared
+    field by field, as are the data counts; a built-in scorer's version must be the maintainer's.
+    """
     import h5py
 
-    from benchmark import metrics as M
     from benchmark.data import class_checksums
+    from benchmark.judge import JUDGED_FIELDS, judge
     from benchmark.registry import load_registry
-    from benchmark.runner import evaluate_job_scores
+    from benchmark.store import _strict
     from benchmark.tasks import build_task_data
 
-    job = record["job"]
+    job = record.get("job") or {}
     reg = load_registry()
     try:
         task = reg.task(job["task"])
     except KeyError as exc:
-        raise BundleError(f"{name}: unknown task {job['task']!r}") from exc
+        raise BundleError(f"{name}: unknown task {job.get('task')!r}") from exc
     if job.get("task_version") != task.version:
         raise BundleError(f"{name}: scored on task version {job.get('task_version')}, "
                           f"the maintainer's {task.name} is version {task.version}")
+    _check_builtin_version(name, job)
     refs = sorted({(r.dataset, r.name) for r in (*task.background, *task.signal)})
     ours = class_checksums(refs, job["source"])
     theirs = record.get("data", {}).get("class_sha256", {})
@@ -147,26 +192,46 @@ def verify_result(name: str, record: dict[str, Any], scores_bytes: bytes) -> Non
                            sizes=prov.get("sizes_requested"))
     if data.test.fingerprint() != record.get("data", {}).get("test_fingerprint"):
         raise BundleError(f"{name}: test set fingerprint differs from the maintainer's rebuild (different events)")
-    with h5py.File(io.BytesIO(scores_bytes), "r") as f:
-        event_id = f["event_id"][:]
-        score = f["score"][:]
-        extra = {k: f[k][:] for k in f if k == "score_supervised"}
+    try:
+        with h5py.File(io.BytesIO(scores_bytes), "r") as f:
+            event_id = f["event_id"][:]
+            score = f["score"][:]
+            extra = {k: f[k][:] for k in f if k.startswith("score_")}
+    except (OSError, KeyError) as exc:
+        raise BundleError(f"{name}: its scores file cannot be read ({exc})") from exc
     labels = data.test_labels
     if len(event_id) != len(labels.event_id) or not np.array_equal(event_id, labels.event_id):
         raise BundleError(f"{name}: the scores file's event ids are not the maintainer's test events "
                           f"({len(event_id)} vs {len(labels.event_id)} events) - scored on a different dataset version?")
-    evaluation = evaluate_job_scores(labels.is_signal, score, data.test.weights, labels.process, n_boot=0,
-                                     seed=job["seed"])
-    recomputed = dict(evaluation["metrics"])
-    if "score_supervised" in extra:
-        recomputed["auc_supervised"] = M.auc(labels.is_signal, extra["score_supervised"], data.test.weights)
-    claimed = record.get("metrics", {})
-    for key, value in recomputed.items():
-        if key in claimed and not _same(claimed[key], value):
-            raise BundleError(f"{name}: claimed {key} = {claimed[key]} but its scores give {value}")
-    missing = [k for k in ("auc",) if k not in claimed]
-    if missing:
-        raise BundleError(f"{name}: no claimed {missing[0]}")
+    rebuilt = judge(task, labels.is_signal, score, data.test.weights, labels.process, extra_scores=extra,
+                    n_boot=_record_n_boot(record), seed=job["seed"])
+    rebuilt = loads_json(json.dumps(_strict(rebuilt)))
+    if "auc" not in (record.get("metrics") or {}):
+        raise BundleError(f"{name}: no claimed auc")
+    for field in JUDGED_FIELDS:
+        claimed = record.get(field)
+        if field == "total_improvement" and claimed is None and rebuilt.get(field) is None:
+            continue
+        diff = first_difference({field: claimed}, {field: rebuilt.get(field)})
+        if diff:
+            raise BundleError(f"{name}: {diff}")
+    diff = first_difference({"counts": record.get("counts", {})},
+                            loads_json(json.dumps(_strict({"counts": data.provenance.get("counts", {})}))))
+    if diff:
+        raise BundleError(f"{name}: {diff}")
+
+
+def _check_builtin_version(name: str, job: dict[str, Any]) -> None:
+    """A result of one of lhcad's own baselines must carry the version the maintainer has installed."""
+    from benchmark.contract import builtin_scorers, resolve_scorer
+
+    spec = job.get("scorer_spec")
+    if spec not in builtin_scorers():
+        return
+    mine = resolve_scorer(spec).info.version
+    if str(job.get("scorer_version")) != str(mine):
+        raise BundleError(f"{name}: job.scorer_version: {spec} version {job.get('scorer_version')} in the bundle, "
+                          f"the maintainer's is {mine}")
 
 
 def verify_bundle(path: Path) -> list[tuple[str, bytes, bytes]]:

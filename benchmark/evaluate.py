@@ -92,7 +92,7 @@ def evaluate_file(*, task: str, scores: Path, name: str, seed: int = 0, injectio
                   source: str = "generated", results_dir: Path = Path("results"),
                   sizes: Mapping[str, float] | None = None, n_boot: int = 200) -> Path:
     """Evaluate a score file against the task's hidden labels and write a result record."""
-    from benchmark.runner import evaluate_job_scores
+    from benchmark.judge import judge
 
     spec = load_registry().task(task)
     t0 = time.perf_counter()
@@ -100,7 +100,7 @@ def evaluate_file(*, task: str, scores: Path, name: str, seed: int = 0, injectio
     labels = data.test_labels
     values = validate_scores(read_score_file(scores, labels.event_id), len(labels.event_id), scorer=name)
     weights = data.test.weights
-    evaluation = evaluate_job_scores(labels.is_signal, values, weights, labels.process, n_boot=n_boot, seed=seed)
+    judged = judge(spec, labels.is_signal, values, weights, labels.process, n_boot=n_boot, seed=seed)
     key = JobKey(task, name, source, seed, injection if spec.protocol == "resonant" else None)
     write_scores(key.scores_path(results_dir), labels.event_id, values, labels.is_signal, labels.process, weights)
     refs = sorted({(r.dataset, r.name) for r in (*spec.background, *spec.signal)})
@@ -109,8 +109,7 @@ def evaluate_file(*, task: str, scores: Path, name: str, seed: int = 0, injectio
         "job": {"task": task, "task_version": spec.version, "protocol": spec.protocol, "scorer": name,
                 "scorer_spec": f"file:{Path(scores).name}", "scorer_name": name, "scorer_version": "external",
                 "source": source, "seed": seed, "injection": key.injection, "device": "external"},
-        "metrics": evaluation["metrics"], "errors": evaluation["errors"],
-        "per_signal": evaluation.get("per_signal", {}), "curves": evaluation["curves"],
+        **judged,
         "counts": data.provenance.get("counts", {}),
         "data": {"provenance": data.provenance, "class_sha256": class_checksums(refs, source),
                  "test_fingerprint": data.test.fingerprint()},

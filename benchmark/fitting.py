@@ -2,7 +2,7 @@
 
 This is the part of a job that touches the scorer, shared by the in-process runner
 (:func:`benchmark.runner.execute_job`) and the sandboxed child (:mod:`benchmark.isolation`), so both
-follow the protocol identically. It sees only the task data's scorer views (no test labels) and
+follow the protocol identically; the protocol's fit sequence lives in :mod:`benchmark.protocols`. It sees only the task data's scorer views (no test labels) and
 returns scores; building the data and judging the scores stay with the runner.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,6 @@ import numpy as np
 
 from benchmark.contract import FitContext, load_scorer, scorer_params, validate_scores
 from benchmark.tasks import TaskData
-
-#: Reference scorer the density-ratio protocol compares against.
-SUPERVISED_REFERENCE = "supervised"
-
 
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch from the job seed.
@@ -70,80 +67,75 @@ def _seed_torch_on_import(seed: int) -> None:
     sys.meta_path.insert(0, SeedTorchOnImport())
 
 
+@dataclass(frozen=True)
+class FitRun:
+    """How one job fits: seed, device, scratch folder, log, timings sink, preset and fit budget."""
+
+    seed: int
+    device: str
+    workdir: Path
+    log: Callable[[str], None]
+    timings: dict[str, float]
+    preset: str | None = None
+    time_budget_s: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def without_preset(self) -> "FitRun":
+        """The same run for a reference scorer (e.g. the density ratio's supervised classifier),
+        which runs at its own defaults whatever preset the scorer under test uses."""
+        return replace(self, preset=None)
+
+    def remaining_budget(self) -> float | None:
+        """Seconds of the job's fit budget left now (a protocol may fit several models)."""
+        if self.time_budget_s is None:
+            return None
+        return max(0.0, self.time_budget_s - (time.monotonic() - self.started))
+
+
 def score_job(data: TaskData, scorer_spec: str, params: dict[str, Any], *, seed: int, device: str,
               workdir: Path, log: Callable[[str], None], timings: dict[str, float],
               preset: str | None = None, time_budget_s: float | None = None,
               ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
-    """(test scores, extra per-event scores, scorer metadata) of one job; ``timings`` gets each phase.
+    """(test scores, extra per-event scores, scorer metadata) of one job, per its task's protocol
+    (:mod:`benchmark.protocols`: one fit, or several as in the density-ratio protocol)."""
+    from benchmark.protocols import get_protocol
 
-    The density-ratio protocol also fits the supervised reference on the same training events
-    (``extra["score_supervised"]``), for the density-ratio-vs-supervised gap.
-    """
-    run = dict(seed=seed, device=device, workdir=workdir, log=log, timings=timings, time_budget_s=time_budget_s)
-    scores, scorer = _fit_and_score(data, scorer_spec, dict(params), preset=preset, **run)
-    extra: dict[str, np.ndarray] = {}
-    if data.task.protocol == "density_ratio":
-        extra["score_supervised"], _ = _fit_and_score(
-            as_supervised(data), SUPERVISED_REFERENCE, {}, protocol="supervised",
-            phase="_supervised_reference", **run)
+    run = FitRun(seed, device, workdir, log, timings, preset, time_budget_s)
+    scores, extra, scorer = get_protocol(data.task.protocol).fit_and_score(data, scorer_spec, dict(params), run)
     return scores, extra, scorer_metadata(scorer)
 
 
-def _fit_and_score(data: TaskData, scorer_spec: str, params: dict[str, Any], *, seed: int, device: str,
-                   workdir: Path, log: Callable[[str], None], timings: dict[str, float],
-                   protocol: str | None = None, phase: str = "", preset: str | None = None,
-                   time_budget_s: float | None = None) -> tuple[np.ndarray, Any]:
-    """Fit one scorer per the protocol (default: the task's) and score the test events."""
+def fit_and_score_once(data: TaskData, scorer_spec: str, params: dict[str, Any], run: FitRun, *,
+                       train: Any, train_labels: np.ndarray | None = None, phase: str = "",
+                       method: str = "score", protocol: str | None = None) -> tuple[np.ndarray, Any]:
+    """Load the scorer, fit it on ``train`` and apply ``method`` (``score`` or ``log_prob``) to the
+    test events; the building block of every protocol's fit sequence. Timings: fit/score + phase."""
     task = data.task
-    protocol = protocol or task.protocol
-    started = time.monotonic()
+    scorer = load_scorer(scorer_spec, params, run.preset)
+    if not callable(getattr(scorer, method, None)):
+        raise TypeError(f"scorer {scorer.info.name!r} has no {method}(); the {task.protocol} protocol needs one")
+    context = FitContext(
+        task=task.name, protocol=protocol or task.protocol, seed=run.seed, device=run.device, workdir=run.workdir,
+        params=scorer_params(scorer), preset=run.preset, time_budget_s=run.remaining_budget(),
+        sideband=data.scorer_view(data.sideband, "sideband") if data.sideband is not None else None,
+        signal_region=task.resonant.signal_region if task.resonant else None,
+        train_labels=train_labels, log=run.log,
+    )
+    seed_everything(run.seed)
+    t0 = time.perf_counter()
+    scorer.fit(data.scorer_view(train, "train"), context=context)
+    run.timings[f"fit{phase}"] = time.perf_counter() - t0
     test_view = data.scorer_view(data.test, "test")
-
-    def context(train_labels: np.ndarray | None = None) -> FitContext:
-        return FitContext(
-            task=task.name, protocol=task.protocol, seed=seed, device=device, workdir=workdir,
-            params=dict(params), preset=preset, time_budget_s=_remaining(time_budget_s, started),
-            sideband=data.scorer_view(data.sideband, "sideband") if data.sideband is not None else None,
-            signal_region=task.resonant.signal_region if task.resonant else None,
-            train_labels=train_labels, log=log,
-        )
-
-    if protocol == "density_ratio":
-        densities = []
-        for role, train in (("background", data.train), ("signal", data.signal_train)):
-            assert train is not None
-            scorer = load_scorer(scorer_spec, params, preset)
-            if not callable(getattr(scorer, "log_prob", None)):
-                raise TypeError(f"scorer {scorer.info.name!r} has no log_prob(); the density-ratio protocol needs one")
-            seed_everything(seed)
-            t0 = time.perf_counter()
-            scorer.fit(data.scorer_view(train, "train"), context=context())
-            timings[f"fit_{role}"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            lp = validate_scores(scorer.log_prob(test_view), len(test_view), scorer=scorer.info.name, what="log_prob")
-            timings[f"log_prob_{role}"] = time.perf_counter() - t0
-            densities.append(lp)
-        return densities[1] - densities[0], scorer
-    scorer = load_scorer(scorer_spec, params, preset)
-    seed_everything(seed)
     t0 = time.perf_counter()
-    scorer.fit(data.scorer_view(data.train, "train"), context=context(data.train_labels))
-    timings[f"fit{phase}"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scores = validate_scores(scorer.score(test_view), len(test_view), scorer=scorer.info.name)
-    timings[f"score{phase}"] = time.perf_counter() - t0
-    return scores, scorer
+    values = validate_scores(getattr(scorer, method)(test_view), len(test_view), scorer=scorer.info.name, what=method)
+    run.timings[f"{method}{phase}"] = time.perf_counter() - t0
+    return values, scorer
 
 
 def fit_budget(time_limit_s: float | None) -> float | None:
     """The share of a job's wall-time limit its fits may use: 85 %, leaving the rest for scoring,
     writing and the sandbox's own start, so a training loop stops cleanly before the hard kill."""
     return None if time_limit_s is None else 0.85 * float(time_limit_s)
-
-
-def _remaining(budget_s: float | None, started: float) -> float | None:
-    """Seconds of the job's fit budget left now (the density-ratio protocol fits several models)."""
-    return None if budget_s is None else max(0.0, budget_s - (time.monotonic() - started))
 
 
 def scorer_metadata(scorer: Any) -> dict[str, Any]:
@@ -160,14 +152,3 @@ def scorer_metadata(scorer: Any) -> dict[str, Any]:
 def _jsonable(record: Any) -> Any:
     to_dict = getattr(record, "to_dict", None)
     return to_dict() if callable(to_dict) else record
-
-
-def as_supervised(data: TaskData) -> TaskData:
-    """The density-ratio task's training events relabelled for the supervised reference."""
-    from benchmark.events import EventSet
-
-    assert data.signal_train is not None
-    train = EventSet.concatenate([data.train, data.signal_train])
-    labels = np.concatenate([np.zeros(len(data.train), np.int8), np.ones(len(data.signal_train), np.int8)])
-    return TaskData(data.task, data.source, data.seed, None, train, data.test, data.test_labels,
-                    train_labels=labels, provenance=data.provenance)

@@ -27,7 +27,7 @@ import numpy as np
 
 from benchmark import metrics as M
 from benchmark.registry import load_registry
-from benchmark.results import FAILURES_FILE, iter_results
+from benchmark.results import FAILURES_FILE, iter_results, scorer_label
 from benchmark.stats import seed_band
 from benchmark.store import atomic_write, write_json
 
@@ -95,12 +95,8 @@ def collect(results_dir: Path) -> dict[tuple[str, str, str, int | None], Entry]:
 
 
 def _scorer_label(job: dict[str, Any]) -> str:
-    import dataclasses
-
-    from benchmark.runner import Job
-
-    names = {f.name for f in dataclasses.fields(Job)}
-    return Job(**{k: v for k, v in job.items() if k in names}).scorer_label
+    """The label of a failed job (``failures.jsonl`` keeps the job's fields, not its label)."""
+    return scorer_label(job["scorer"], job.get("params") or {}, job.get("preset"))
 
 
 def fmt(band: dict[str, Any], digits: int = 3) -> str:

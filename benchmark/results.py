@@ -67,6 +67,16 @@ def config_tag(params: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+def scorer_label(scorer: str, params: dict[str, Any] | None = None, preset: str | None = None) -> str:
+    """Scorer name in paths and tables: ``name``, ``name@preset``; the user's hyper-parameters add a
+    hash (``name@preset+1a2b3c4d``, ``name@1a2b3c4d``) so runs with other settings never mix."""
+    from benchmark.contract import scorer_base_label
+
+    label = scorer_base_label(scorer)
+    tags = [t for t in (preset, config_tag(dict(params)) if params else None) if t]
+    return f"{label}@{'+'.join(tags)}" if tags else label
+
+
 # -- provenance ------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def git_revision() -> str | None:

@@ -21,27 +21,23 @@ from typing import Any
 
 import numpy as np
 
-from benchmark import metrics as M
-from benchmark.contract import effective_preset, load_scorer, resolve_scorer, route_params, scorer_base_label
+from benchmark.contract import effective_preset, load_scorer, resolve_scorer, route_params
 from benchmark.data import class_checksums
 from benchmark.fitting import score_job
 from benchmark.registry import TaskSpec, load_registry
 from benchmark.results import (
     JobKey,
     append_failure,
-    config_tag,
     git_revision,
     hardware,
     now,
     package_versions,
+    scorer_label,
     write_result,
     write_scores,
 )
-from benchmark.stats import bootstrap_metrics
+from benchmark.judge import judge
 from benchmark.tasks import build_task_data
-
-BOOTSTRAP_KEYS = ("auc", "max_sic")
-
 
 @dataclass(frozen=True)
 class Job:
@@ -61,11 +57,8 @@ class Job:
 
     @property
     def scorer_label(self) -> str:
-        """Scorer name in paths and tables: ``name``, ``name@preset``; the user's hyper-parameters
-        add a hash (``name@preset+1a2b3c4d``, ``name@1a2b3c4d``) so other settings never mix."""
-        label = scorer_base_label(self.scorer)
-        tags = [t for t in (self.preset, config_tag(dict(self.params)) if self.params else None) if t]
-        return f"{label}@{'+'.join(tags)}" if tags else label
+        """Scorer name in paths and tables (:func:`benchmark.results.scorer_label`)."""
+        return scorer_label(self.scorer, dict(self.params), self.preset)
 
     @property
     def key(self) -> JobKey:
@@ -144,27 +137,6 @@ def plan_jobs(
     return jobs
 
 
-def evaluate_job_scores(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, process: np.ndarray,
-                        *, n_boot: int, seed: int) -> dict[str, Any]:
-    """Metrics of one job: all signal classes together, per signal class, bootstrap errors, curves.
-
-    Shared by the runner and ``lhcad evaluate`` so that precomputed scores are judged identically.
-    """
-    roc = M.roc_curve(y, scores, weights)
-    out: dict[str, Any] = {"metrics": M.evaluate_roc(roc), "curves": M.thinned_curves(roc)}
-    out["errors"] = bootstrap_metrics(y, scores, weights, keys=BOOTSTRAP_KEYS, n_boot=n_boot, seed=seed) \
-        if n_boot > 0 else {}
-    signal_classes = sorted({p for p, s in zip(process, y) if s == 1})
-    if len(signal_classes) > 1:
-        per_signal = {}
-        bkg = y == 0
-        for cls in signal_classes:
-            sel = bkg | (process == cls)
-            per_signal[cls] = M.evaluate_scores(y[sel], scores[sel], weights[sel])
-        out["per_signal"] = per_signal
-    return out
-
-
 def job_finished(job: Job, overwrite: bool = False) -> bool:
     """Resume rule shared by every executor: a job is done when its result file exists."""
     return not overwrite and job.result_path.exists()
@@ -201,15 +173,8 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
     labels = data.test_labels
     weights = data.test.weights
     t0 = time.perf_counter()
-    evaluation = evaluate_job_scores(labels.is_signal, scores, weights, labels.process, n_boot=job.n_boot,
-                                     seed=job.seed)
-    if task.protocol == "density_ratio":
-        ref_scores = extra_scores["score_supervised"]
-        ref_auc = M.auc(labels.is_signal, ref_scores, weights)
-        evaluation["metrics"]["auc_supervised"] = ref_auc
-        gap = M.density_ratio_gap(ref_auc, evaluation["metrics"]["auc"])
-        evaluation["metrics"]["density_ratio_gap"] = gap["gap"]
-        evaluation["metrics"]["density_ratio_gap_normalised"] = None if np.isnan(gap["normalised"]) else gap["normalised"]
+    judged = judge(task, labels.is_signal, scores, weights, labels.process, extra_scores=extra_scores,
+                   n_boot=job.n_boot, seed=job.seed)
     timings["metrics"] = time.perf_counter() - t0
     write_scores(job.scores_path, labels.event_id, scores, labels.is_signal, labels.process, weights, extra_scores)
     refs = sorted({(r.dataset, r.name) for r in (*task.background, *task.signal)})
@@ -219,10 +184,7 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
                 "scorer": job.scorer_label, "scorer_spec": job.scorer, "scorer_name": scorer_meta["name"],
                 "scorer_version": scorer_meta["version"], "source": job.source, "seed": job.seed,
                 "injection": job.injection, "device": job.device, "preset": job.preset},
-        "metrics": evaluation["metrics"],
-        "errors": evaluation["errors"],
-        "per_signal": evaluation.get("per_signal", {}),
-        "curves": evaluation["curves"],
+        **judged,
         "counts": data.provenance.get("counts", {}),
         "data": {"provenance": data.provenance, "class_sha256": class_checksums(refs, job.source),
                  "test_fingerprint": data.test.fingerprint()},

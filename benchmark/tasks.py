@@ -99,10 +99,9 @@ def build_task_data(
     classes = {ref: load_class(ref.dataset, ref.name, source) for ref in (*task.background, *task.signal)}
     splits_rule = {ref: reg.dataset(ref.dataset).sources[source].splits if source in reg.dataset(ref.dataset).sources else None
                    for ref in classes}
-    if task.protocol == "resonant":
-        data = _resonant(task, source, seed, classes, sizes, injection)
-    else:
-        data = _split_classes(task, source, seed, classes, splits_rule, sizes)
+    from benchmark.protocols import get_protocol
+
+    data = get_protocol(task.protocol).build(task, source, seed, classes, splits_rule, sizes, injection)
     data.provenance.update({
         "task": task.name, "task_version": task.version, "protocol": task.protocol, "seed": seed,
         "source": source, "injection": injection, "sizes_requested": dict(sizes),
@@ -111,10 +110,23 @@ def build_task_data(
     return data
 
 
-def _split_classes(task: TaskSpec, source: str, seed: int, classes: dict[ClassRef, EventSet],
-                   splits_rule: dict[ClassRef, str | None], sizes: Mapping[str, float]) -> TaskData:
+@dataclass
+class ClassSplit:
+    """Disjoint training and test events of a task's classes, before a protocol assembles them."""
+
+    background_train: EventSet
+    signal_train: EventSet | None
+    test: EventSet
+    test_labels: Labels
+    counts: dict[str, dict[str, int]]
+
+
+def split_classes(task: TaskSpec, seed: int, classes: dict[ClassRef, EventSet],
+                  splits_rule: dict[ClassRef, str | None], sizes: Mapping[str, float], *,
+                  want_signal_train: bool) -> ClassSplit:
+    """Carve each class into training and test events (frozen by task version and seed); signal
+    classes give training events only when ``want_signal_train`` (supervised, density ratio)."""
     train_size, test_size = sizes["train"], sizes["test"]
-    want_signal_train = task.protocol in ("supervised", "density_ratio")
     train_parts: dict[str, list[EventSet]] = {"background": [], "signal": []}
     test_parts: list[EventSet] = []
     test_labels: list[Labels] = []
@@ -150,18 +162,13 @@ def _split_classes(task: TaskSpec, source: str, seed: int, classes: dict[ClassRe
                                       np.full(n_test, ref.name, dtype=object)))
             counts[str(ref)] = {"available": len(events), "train": n_train, "test": n_test}
     test, labels = _shuffled(task, seed, test_parts, test_labels)
-    background_train = EventSet.concatenate(train_parts["background"])
-    train, train_labels, signal_train = background_train, None, None
-    if task.protocol == "supervised":
-        signal_set = EventSet.concatenate(train_parts["signal"])
-        train = EventSet.concatenate([background_train, signal_set])
-        train_labels = np.concatenate([np.zeros(len(background_train), np.int8), np.ones(len(signal_set), np.int8)])
-        perm = _rng(task, "train-shuffle", seed).permutation(len(train))
-        train, train_labels = train.take(perm), train_labels[perm]
-    elif task.protocol == "density_ratio":
-        signal_train = EventSet.concatenate(train_parts["signal"])
-    return TaskData(task, source, seed, None, train, test, labels, train_labels=train_labels,
-                    signal_train=signal_train, provenance={"counts": counts})
+    signal_train = EventSet.concatenate(train_parts["signal"]) if want_signal_train else None
+    return ClassSplit(EventSet.concatenate(train_parts["background"]), signal_train, test, labels, counts)
+
+
+def task_rng(task: TaskSpec, *parts: object) -> np.random.Generator:
+    """A generator frozen by (task name, task version, parts): splits never depend on who asks."""
+    return _rng(task, *parts)
 
 
 def _shuffled(task: TaskSpec, seed: int, parts: list[EventSet], labels: list[Labels]) -> tuple[EventSet, Labels]:
@@ -179,7 +186,7 @@ def _in_windows(mjj: np.ndarray, windows: tuple[tuple[float, float], ...]) -> np
     return mask
 
 
-def _resonant(task: TaskSpec, source: str, seed: int, classes: dict[ClassRef, EventSet],
+def resonant_split(task: TaskSpec, source: str, seed: int, classes: dict[ClassRef, EventSet],
               sizes: Mapping[str, float], injection: int | None) -> TaskData:
     spec = task.resonant
     assert spec is not None

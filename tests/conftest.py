@@ -80,6 +80,16 @@ tasks:
     sizes: {train: 0.5, test: 0.3}
     representation: jets
     metrics: [auc]
+  synth/ti:
+    version: 1
+    dataset: synth
+    protocol: unsupervised
+    background: [synth:bkg]
+    signal: [synth:sig, synth:sig2]
+    sizes: {train: 600, test: 600}
+    representation: jets
+    channel: c1
+    metrics: [auc, rejection@eps_s=0.8, si_all, total_improvement]
   synth/sup:
     version: 1
     dataset: synth
