@@ -165,6 +165,8 @@ def _write_inputs(job: Any, data: Any, private: Path, time_budget_s: float | Non
         views["sideband"] = data.scorer_view(data.sideband, "sideband")
     if data.signal_train is not None:
         views["signal_train"] = data.scorer_view(data.signal_train, "signal_train")
+    if data.background_template is not None:
+        views["background_template"] = data.scorer_view(data.background_template, "background_template")
     for name, view in views.items():
         view.save(private / "in" / f"{name}.h5")
     if data.train_labels is not None:  # the supervised protocol's own training labels, never test labels
@@ -456,7 +458,8 @@ def child(private: Path) -> int:
         data = TaskData(task, spec["source"], spec["seed"], spec["injection"], views["train"], views["test"],
                         None, sideband=views.get("sideband"),  # type: ignore[arg-type]
                         train_labels=np.load(labels) if labels.exists() else None,
-                        signal_train=views.get("signal_train"))
+                        signal_train=views.get("signal_train"),
+                        background_template=views.get("background_template"))
         work = private / "work"
         work.mkdir(exist_ok=True)
         timings: dict[str, float] = {}
