@@ -43,6 +43,8 @@ ENTRY_POINT_GROUP = "lhcad.scorers"
 
 #: The distribution whose entry points are lhcad's own reference scorers (``baselines/``).
 BUILTIN_DISTRIBUTION = "lhcad"
+#: Optional context inputs a scorer may ask for in ``ScorerInfo.extras`` (withheld from the others).
+CONTEXT_EXTRAS = ("background_template",)
 #: Presets every torch baseline offers: seconds on 2 CPU cores (tests, quick suite) and the paper's size.
 STANDARD_PRESETS = ("smoke", "paper")
 
@@ -60,11 +62,16 @@ class ScorerInfo:
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     paper: str = ""
     description: str = ""
+    #: optional context inputs this scorer needs (:data:`CONTEXT_EXTRAS`); only these reach its FitContext
+    extras: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         bad = [p for p in self.protocols if p not in PROTOCOLS]
         if bad:
             raise ValueError(f"scorer {self.name!r} declares unknown protocols {bad}; known: {PROTOCOLS}")
+        bad = [e for e in self.extras if e not in CONTEXT_EXTRAS]
+        if bad:
+            raise ValueError(f"scorer {self.name!r} asks for unknown context extras {bad}; known: {CONTEXT_EXTRAS}")
         for preset, values in self.presets.items():
             unknown = sorted(set(values) - set(self.defaults))
             if unknown:
@@ -81,7 +88,10 @@ class FitContext:
     only): 1 for signal, 0 for background, aligned with the training events; ``params``: the
     scorer's hyper-parameters (defaults, then the preset, then the user's values); ``preset``: the
     preset they came from (``None``: defaults); ``time_budget_s``: seconds the fit may take before
-    the job's time limit (a training loop stops cleanly before it and says so; ``None``: no limit).
+    the job's time limit (a training loop stops cleanly before it and says so; ``None``: no limit);
+    ``background_template`` (resonant, only to scorers with ``"background_template"`` in
+    ``info.extras``): signal-region background events from an independent sample (never the
+    background inside the data, never test events), the idealized anomaly detector's reference.
     """
 
     task: str
@@ -95,6 +105,7 @@ class FitContext:
     sideband: EventSet | None = None
     signal_region: tuple[float, float] | None = None
     train_labels: np.ndarray | None = None
+    background_template: EventSet | None = None
     log: Callable[[str], None] = print
 
     @property

@@ -121,6 +121,9 @@ def fit_and_score_once(data: TaskData, scorer_spec: str, params: dict[str, Any],
         sideband=_view(data, data.sideband, "sideband") if data.sideband is not None else None,
         signal_region=task.resonant.signal_region if task.resonant else None,
         train_labels=train_labels, log=run.log,
+        background_template=(_view(data, data.background_template, "background_template")
+                             if data.background_template is not None
+                             and "background_template" in scorer.info.extras else None),
     )
     seed_everything(run.seed)
     t0 = time.perf_counter()

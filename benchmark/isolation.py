@@ -388,7 +388,7 @@ def _write_inputs(job: Any, data: Any, private: Path, device: str, time_budget_s
     private.joinpath("in").mkdir()
     order = fresh_permutation(len(data.test))
     roles = {"train": data.train, "test": data.test.take(order), "sideband": data.sideband,
-             "signal_train": data.signal_train}
+             "signal_train": data.signal_train, "background_template": data.background_template}
     views = {role: data.scorer_view(events, role) for role, events in roles.items() if events is not None}
     for name, view in views.items():
         view.save(private / "in" / f"{name}.h5")
@@ -752,7 +752,8 @@ def child(private: Path) -> int:
         data = TaskData(task, spec["source"], spec["seed"], spec["injection"], views["train"], views["test"],
                         None, sideband=views.get("sideband"),  # type: ignore[arg-type]
                         train_labels=np.load(labels) if labels.exists() else None,
-                        signal_train=views.get("signal_train"))
+                        signal_train=views.get("signal_train"),
+                        background_template=views.get("background_template"))
         work = private / "work"
         work.mkdir(exist_ok=True)
         timings: dict[str, float] = {}

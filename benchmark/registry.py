@@ -143,6 +143,8 @@ class ResonantSpec:
     default_injection: int
     test_signal: int
     test_background: int
+    #: an independent background sample for the idealized detector (``resonant.background_template``)
+    background_template: ClassRef | None = None
 
 
 @dataclass(frozen=True)
@@ -371,6 +373,7 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
         rw = f"{where}.resonant"
         rb = r.mapping(r.required(block, "resonant", where, dict), rw)
         sr = r.required(rb, "signal_region", rw, list)
+        template = r.optional(rb, "background_template", rw, str, None)
         resonant = ResonantSpec(
             signal_region=(float(sr[0]), float(sr[1])),
             sidebands=tuple((float(a), float(b)) for a, b in r.required(rb, "sidebands", rw, list)),
@@ -378,6 +381,8 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
             default_injection=int(r.required(rb, "default_injection", rw, int)),
             test_signal=int(r.required(rb, "test_signal", rw, int)),
             test_background=int(r.required(rb, "test_background", rw, int)),
+            background_template=(None if template is None else _parse_refs(
+                r, [template], f"{rw}.background_template", datasets, "background")[0]),
         )
     reported = r.optional(block, "reported", where, dict, {})
     limits = _parse_limits(r, r.optional(block, "limits", where, dict, {}), f"{where}.limits")

@@ -57,6 +57,8 @@ class TaskData:
     sideband: EventSet | None = None
     train_labels: np.ndarray | None = None
     signal_train: EventSet | None = None
+    #: resonant: independent SR background (``resonant.background_template``), for idealized AD only
+    background_template: EventSet | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def scorer_view(self, events: EventSet, role: str) -> EventSet:
@@ -361,7 +363,12 @@ def _check_injections(task: TaskSpec, source: str, sizes: Mapping[str, float], i
 
 
 def resonant_split(task: TaskSpec, source: str, seed: int, classes: dict[ClassRef, EventSet],
-              sizes: Mapping[str, float], injection: int | None) -> TaskData:
+              sizes: Mapping[str, float], injection: int | None,
+              template: EventSet | None = None) -> TaskData:
+    """SR data (background + injected signal), SB data, the labelled SR test set and, when
+    ``template`` (the task's independent background class) is given, its SR events as the
+    background template. The template comes from its own class, so it never overlaps the data or
+    the test events and adding it changes no split."""
     spec = task.resonant
     assert spec is not None
     n_inj = spec.default_injection if injection is None else int(injection)
@@ -408,4 +415,11 @@ def resonant_split(task: TaskSpec, source: str, seed: int, classes: dict[ClassRe
               "sr_background": n_sr_bkg, "s_over_b_sr": n_inj_sr / max(n_sr_bkg, 1),
               "s_over_sqrt_b_sr": n_inj_sr / max(np.sqrt(max(n_sr_bkg, 1)), 1e-12),
               "test_background": len(test_bkg), "test_signal": len(test_sig)}
-    return TaskData(task, source, seed, n_inj, train, test, labels, sideband=sideband, provenance={"counts": counts})
+    background_template = None
+    if template is not None:
+        if "mjj" not in template:
+            raise KeyError(f"task {task.name}: the background template {spec.background_template} has no 'mjj' array")
+        background_template = template.take(np.flatnonzero(_in_windows(template["mjj"], sr)))
+        counts["background_template"] = len(background_template)
+    return TaskData(task, source, seed, n_inj, train, test, labels, sideband=sideband,
+                    background_template=background_template, provenance={"counts": counts})
