@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from baselines.common import tabular_features
-from baselines.idealized import (CLASSIFIER_DEFAULTS, CLASSIFIER_PRESETS, DataVsReference, EpochSnapshots,
-                                 prefixed)
+from baselines.weak_supervision import (CLASSIFIER_DEFAULTS, CLASSIFIER_PRESETS, DataVsReference, EpochSnapshots,
+                                       prefixed)
 from baselines.nn.flows import conditional_flow, log_prob, sample as flow_sample
 from baselines.nn.training import TrainConfig, TrainingRecord, fit_model, resolve_device
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.inn import PCAWhitening, leading_jet_efps
+from baselines.common import PCAWhitening, leading_jet_efps
 from baselines.nn.mlp import MLP
 from baselines.nn.training import TrainConfig, fit_model, predict
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo

@@ -25,6 +25,7 @@ from torch import nn
 
 from baselines.nn.coupling import CouplingINN
 from baselines.nn.training import TrainConfig, TrainingRecord, fit_model, predict
+from baselines.common import PCAWhitening, leading_jet_efps
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
 from benchmark.events import EventSet
 
@@ -39,40 +40,6 @@ PRESETS = {
     "paper": {"blocks": 24, "hidden": 512, "epochs": 300, "batch_size": 512, "lr": 1e-4, "noise": 0.5,
               "noise_decay": 0.95},
 }
-
-
-def leading_jet_efps(events: EventSet, kappa: float, beta: float) -> np.ndarray:
-    """(N, 8) float64: the paper's 8 prime EFPs with d <= 3 (Eq. 6) of the leading jet, with the
-    z_i -> z_i^kappa, R_ij -> R_ij^beta weights of Eq. 7."""
-    return np.asarray(events.features("efp", jet=0, kappa=float(kappa), beta=float(beta)), dtype=np.float64)
-
-
-class PCAWhitening:
-    """Centre, rotate to the covariance eigenbasis and scale each component to unit variance.
-
-    Linear and invertible, so a density fitted on the whitened data is a density of the raw data
-    after adding :attr:`log_abs_det` (log|det| of the map, the same for every point). Eigenvalues
-    below ``floor`` times the largest are raised to it: strongly correlated EFPs must not blow up.
-    """
-
-    def __init__(self, floor: float = 1e-12) -> None:
-        self.floor = float(floor)
-
-    def fit(self, x: np.ndarray) -> "PCAWhitening":
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or len(x) < 2:
-            raise ValueError(f"PCA whitening needs (N >= 2, D) data, got shape {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError("PCA whitening got non-finite inputs")
-        self.mean_ = x.mean(0)
-        eigval, eigvec = np.linalg.eigh(np.cov(x - self.mean_, rowvar=False).reshape(x.shape[1], x.shape[1]))
-        eigval = np.maximum(eigval, self.floor * max(float(eigval.max()), 1e-300))
-        self.matrix_ = eigvec / np.sqrt(eigval)           # columns: eigenvectors / sqrt(eigenvalue)
-        self.log_abs_det = float(-0.5 * np.log(eigval).sum())
-        return self
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        return (np.asarray(x, dtype=np.float64) - self.mean_) @ self.matrix_
 
 
 class WhitenedINN(nn.Module):

@@ -159,7 +159,6 @@ def kmeans(x: np.ndarray, k: int, *, n_init: int = 10, max_iter: int = 300, tol:
     ``tol`` is relative, as in scikit-learn: the run stops when the summed squared centre shift
     is below ``tol`` times the mean per-feature variance of ``x``.
     """
-    import torch
 
     if not 1 <= k <= len(x):
         raise ValueError(f"k-means: need 1 <= k <= n_samples, got k={k} for {len(x)} samples")

@@ -147,7 +147,7 @@ def evaluate_file(*, task: str, scores: Path, name: str, seed: int = 0, injectio
     aggregates it with computed runs; an existing result at the same path is kept unless ``overwrite``.
     """
     from benchmark.judge import judge
-    from benchmark.runner import identity_hash
+    from benchmark.results import identity_hash
     from benchmark.store import file_checksum
     from benchmark.tasks import task_sizes
 

@@ -71,7 +71,7 @@ def entry_identity(record: dict[str, Any]) -> str:
     """Hash of what a record's numbers depend on, the seed left out: records aggregate over seeds
     only when this agrees. Records written before identities existed fall back to the job, the
     requested sizes and the scorer's version and configuration."""
-    from benchmark.runner import identity_hash
+    from benchmark.results import identity_hash
 
     identity = record.get("identity")
     if not isinstance(identity, dict):
@@ -220,12 +220,51 @@ def _task_columns(task_name: str) -> list[str]:
     return cols
 
 
+def model_card(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ran, per entry (medians over seeds): preset, device, fit time, and for trained models
+    the parameter count and epochs from the training record (``record["training"]``)."""
+    def median(values: list[float]) -> float | None:
+        finite = [v for v in values if v is not None and np.isfinite(v)]
+        return float(np.median(finite)) if finite else None
+
+    training = [r.get("training") or {} for r in records]
+    fit_times = [sum(float(v) for k, v in (r.get("timings") or {}).items() if k.startswith("fit")) for r in records]
+    devices = sorted({str((r.get("job") or {}).get("device", "?")) for r in records})
+    presets = sorted({str((r.get("job") or {}).get("preset")) for r in records if (r.get("job") or {}).get("preset")})
+    return {"preset": presets[0] if len(presets) == 1 else (presets or None), "device": ", ".join(devices),
+            "fit_time_s": median(fit_times),
+            "n_parameters": median([t.get("n_parameters") for t in training if isinstance(t, dict)]),
+            "epochs": median([t.get("epochs_run") for t in training if isinstance(t, dict)])}
+
+
+def model_card_text(card: dict[str, Any]) -> str:
+    """``cpu, fit 12 s, 416k params, 10 ep``: the model column of a task table."""
+    parts = [card["device"]]
+    if card.get("fit_time_s") is not None:
+        parts.append(f"fit {format_value(card['fit_time_s'])} s")
+    if card.get("n_parameters") is not None:
+        n = card["n_parameters"]
+        parts.append(f"{n / 1e6:.3g}M params" if n >= 1e6 else f"{n / 1e3:.3g}k params" if n >= 1e3 else f"{n:.0f} params")
+    if card.get("epochs") is not None:
+        parts.append(f"{card['epochs']:.0f} ep")
+    return ", ".join(parts)
+
+
+def paper_size_command(task: str, records: list[dict[str, Any]]) -> str | None:
+    """The command that reruns an entry's scorer at its ``paper`` preset on the real dataset
+    (registry sizes), for entries that ran at another preset; None for scorers with one size."""
+    job = (records[0].get("job") or {}) if records else {}
+    if not job.get("preset") or job.get("preset") == "paper":
+        return None
+    return f"lhcad run --scorer {job.get('scorer_spec')} --task {task} --preset paper --source real --seeds 5"
+
+
 def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[Any]], list[dict[str, Any]]]:
     """Header, display rows and machine-readable rows of one task's table."""
     reg = load_registry()
     reported = reg.task(task).reported if task in reg.tasks else {}
     cols = _task_columns(task)
-    header = ["scorer", "source", "injection", "train/test", *cols, "seeds", "paper", "status"]
+    header = ["scorer", "source", "injection", "train/test", *cols, "seeds", "model", "paper", "status"]
     rows, data = [], []
     for e in sorted(entries, key=lambda e: (e.source, e.injection or 0, -(e.summary(cols[0])["median"] or 0))):
         summaries = {c: e.summary(c) for c in cols}
@@ -234,12 +273,15 @@ def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[An
         paper_text = ", ".join(f"{k}={v}" for k, v in paper.items() if k != "source") or ""
         status = "incomplete: " + "; ".join(e.incomplete_reasons) if e.incomplete_reasons else "ok"
         bound = background_count(e)
+        card = model_card(e.records)
         rows.append([e.scorer, e.source, "" if e.injection is None else e.injection, entry_sizes(e.records),
-                     *(fmt(summaries[c], bound) for c in cols), len(e.records), paper_text, status])
+                     *(fmt(summaries[c], bound) for c in cols), len(e.records), model_card_text(card), paper_text,
+                     status])
         first = e.records[0] if e.records else {}
         data.append({
             "task": task, "scorer": e.scorer, "source": e.source, "injection": e.injection,
             "seeds": e.seeds, "sizes": entry_sizes(e.records), "metrics": summaries, "paper": paper,
+            "model_card": card, "paper_size_command": paper_size_command(task, e.records),
             "status": status, "identity_hash": entry_identity(first) if first else None,
             "provenance": {
                 "scorer_version": sorted({r["job"].get("scorer_version") for r in e.records}),
@@ -358,7 +400,10 @@ def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True) -
         task_entries = [e for e in entries if e.task == task]
         header, rows, data = task_table(task, task_entries)
         name = slug(task)
-        _write_text(out_dir / f"{name}.md", f"# {task}\n\n{_markdown(header, rows)}\n")
+        commands = sorted({d["paper_size_command"] for d in data if d.get("paper_size_command")})
+        rerun = ("\n\nRerun at the papers' sizes (real data, registry sizes, `paper` preset):\n\n"
+                 + "\n".join(f"    {c}" for c in commands)) if commands else ""
+        _write_text(out_dir / f"{name}.md", f"# {task}\n\n{_markdown(header, rows)}{rerun}\n")
         _write_text(out_dir / f"{name}.csv", _csv(header, rows))
         write_json(out_dir / f"{name}.json", data)
         written += [out_dir / f"{name}.md", out_dir / f"{name}.csv", out_dir / f"{name}.json"]

@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -65,6 +66,14 @@ def config_tag(params: dict[str, Any]) -> str:
     """Short stable hash of hyper-parameters, so runs with other settings never overwrite defaults."""
     text = json.dumps(params, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def identity_hash(identity: Mapping[str, Any], *, without: Sequence[str] = ()) -> str:
+    """Short stable hash of a result identity as it reads back from JSON (tuples become lists, keys
+    strings); ``without`` drops fields, e.g. the seed for leaderboard entries."""
+    normalised = json.loads(json.dumps(dict(identity), sort_keys=True, default=str))
+    kept = {k: v for k, v in normalised.items() if k not in without}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def scorer_label(scorer: str, params: dict[str, Any] | None = None, preset: str | None = None) -> str:

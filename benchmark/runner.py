@@ -42,6 +42,7 @@ from benchmark.results import (
     now,
     package_versions,
     read_result,
+    identity_hash,
     scorer_label,
     write_result,
     write_scores,
@@ -121,14 +122,6 @@ def resolve_device(device: str) -> str:
 def _normalised(value: Any) -> Any:
     """``value`` as it reads back from a result JSON (tuples become lists, keys strings), for comparison."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-def identity_hash(identity: Mapping[str, Any], *, without: Sequence[str] = ()) -> str:
-    """Short stable hash of an identity (``without`` drops fields, e.g. the seed for leaderboard entries)."""
-    import hashlib
-
-    kept = {k: v for k, v in _normalised(dict(identity)).items() if k not in without}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _file_sha256(path: str) -> str:

@@ -91,7 +91,8 @@ def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = No
     for task in tasks:
         task_entries = [e for e in entries if e.task == task]
         header, rows, data = task_table(task, task_entries)
-        metric_cols = header[3:-3]
+        seeds_at = header.index("seeds")
+        metric_cols = header[3:seeds_at]  # train/test and the task's metrics
         trs = []
         for row, rec in zip(rows, data):
             incomplete = rec["status"] != "ok"
@@ -102,7 +103,7 @@ def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = No
                 band = rec["metrics"].get(col, {})
                 cells.append(f"<td data-value=\"{_num(band)}\">{_esc(text or fmt(band))}</td>")
             cells.append(f"<td data-value=\"{len(rec['seeds'])}\">{len(rec['seeds'])}</td>")
-            cells.append(f"<td>{_esc(row[-2])}</td><td>{_esc(row[-1])}</td>")
+            cells += [f"<td>{_esc(text)}</td>" for text in row[seeds_at + 1:]]  # model, paper, status
             prov = json.dumps(rec["provenance"], indent=1, sort_keys=True, default=str)
             cells.append(f"<td><details><summary>provenance</summary><pre>{_esc(prov)}</pre></details></td>")
             trs.append(f"<tr class=\"{'incomplete' if incomplete else 'ok'}\">{''.join(cells)}</tr>\n")
