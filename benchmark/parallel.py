@@ -31,6 +31,14 @@ def run_in_threads(work: Callable[[Sequence[T]], None], items: Sequence[T], n_th
     if n == 1:
         work(items)
         return
+    # The first item runs alone first: it compiles the numba kernels ``work`` calls, which numba
+    # cannot do from several threads at once (a fresh process, e.g. a sandboxed job with an empty
+    # cache, failed with ``KeyError: (float64,)`` inside numba's lowering).
+    work(items[:1])
+    rest = items[1:]
+    n = min(n, len(rest))
+    if n == 0:
+        return
     with ThreadPoolExecutor(n) as pool:
-        for future in [pool.submit(work, items[t::n]) for t in range(n)]:
+        for future in [pool.submit(work, rest[t::n]) for t in range(n)]:
             future.result()
