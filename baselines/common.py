@@ -1,7 +1,8 @@
 """Blocks shared by the reference scorers (one place, never copied between baselines)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -95,10 +96,35 @@ def classifier_logit(clf, x: np.ndarray) -> np.ndarray:  # type: ignore[no-untyp
     return np.log(np.clip(p, 1e-12, None)) - np.log(np.clip(1 - p, 1e-12, None))
 
 
+def image_request(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The ``images`` request of the leading jet as a scorer's hyper-parameters ask for it (npix,
+    extent, pT^n ``power``, Gaussian ``sigma`` in pixels, optional ``log_scale``): one spelling
+    for the scorer's own call and its ``features_needed``, so the worker's precomputed images are
+    the ones the scorer reads."""
+    request: dict[str, Any] = {"jet": 0, "npix": int(params.get("npix", 40)), "extent": float(params.get("extent", 0.8)),
+                               "power": float(params.get("power", 1.0)), "sigma": float(params.get("sigma", 0.0))}
+    if float(params.get("log_scale", 0.0)):
+        request["log_scale"] = float(params["log_scale"])
+    return "images", request
+
+
+def leading_jet_images(events: EventSet, params: Mapping[str, Any]) -> np.ndarray:
+    """(N, npix^2) float32 flattened images of the leading jet (:func:`image_request`)."""
+    name, request = image_request(params)
+    img = np.asarray(events.features(name, **request))
+    return np.ascontiguousarray(img.reshape(len(events), -1), dtype=np.float32)
+
+
+def efp_request(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The ``efp`` request of the leading jet (the paper's 8 EFPs with kappa, beta of Eq. 7)."""
+    return "efp", {"jet": 0, "kappa": float(params["kappa"]), "beta": float(params["beta"])}
+
+
 def leading_jet_efps(events: EventSet, kappa: float, beta: float) -> np.ndarray:
     """(N, 8) float64: the paper's 8 prime EFPs with d <= 3 (Eq. 6) of the leading jet, with the
     z_i -> z_i^kappa, R_ij -> R_ij^beta weights of Eq. 7."""
-    return np.asarray(events.features("efp", jet=0, kappa=float(kappa), beta=float(beta)), dtype=np.float64)
+    name, request = efp_request({"kappa": kappa, "beta": beta})
+    return np.asarray(events.features(name, **request), dtype=np.float64)
 
 
 class PCAWhitening:

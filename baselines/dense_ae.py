@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from baselines.common import image_request, leading_jet_images
 from baselines.nn.mlp import MLP
 from baselines.nn.training import TrainConfig, fit_model, predict
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
@@ -70,11 +71,11 @@ class DenseImageAutoencoder(BaseScorer):
         description="Dense autoencoder on the leading jet's 40x40 image; score = reconstruction MSE.",
     )
 
+    def features_needed(self) -> list[tuple[str, dict]]:
+        return [image_request(self.params)]  # computed once by the worker (benchmark.precomputed)
+
     def _images(self, events: EventSet) -> np.ndarray:
-        p = self.params
-        img = events.features("images", jet=0, npix=int(p["npix"]), extent=float(p["extent"]),
-                              power=float(p["power"]), sigma=float(p["sigma"]))
-        return np.asarray(img, dtype=np.float32).reshape(len(img), -1)
+        return leading_jet_images(events, self.params)
 
     def fit(self, train: EventSet, *, context: FitContext) -> "DenseImageAutoencoder":
         started = time.monotonic()

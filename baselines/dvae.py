@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.common import PCAWhitening, leading_jet_efps
+from baselines.common import PCAWhitening, efp_request, image_request, leading_jet_efps, leading_jet_images
 from baselines.nn.mlp import MLP
 from baselines.nn.training import TrainConfig, fit_model, predict
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
@@ -163,13 +163,15 @@ class DirichletVAEScorer(BaseScorer):
                 raise ValueError(f"dvae: param {key!r} must be one of {allowed}, got {self.params[key]!r}")
         dirichlet_prior(self.params["alpha"])  # fail at load time on a bad alpha
 
+    def features_needed(self) -> list[tuple[str, dict[str, Any]]]:
+        """Images or EFPs, computed once by the worker (benchmark.precomputed)."""
+        return [efp_request(self.params) if self.params["inputs"] == "efp" else image_request(self.params)]
+
     def _raw(self, events: EventSet) -> np.ndarray:
         p = self.params
         if p["inputs"] == "efp":
             return leading_jet_efps(events, p["kappa"], p["beta"])
-        img = events.features("images", jet=0, npix=int(p["npix"]), extent=float(p["extent"]),
-                              power=float(p["power"]), sigma=float(p["sigma"]))
-        return np.asarray(img, dtype=np.float32).reshape(len(img), -1)
+        return leading_jet_images(events, p)
 
     def _inputs(self, events: EventSet) -> np.ndarray:
         x = self._raw(events)

@@ -25,7 +25,7 @@ from torch import nn
 
 from baselines.nn.coupling import CouplingINN
 from baselines.nn.training import TrainConfig, TrainingRecord, fit_model, predict
-from baselines.common import PCAWhitening, leading_jet_efps
+from baselines.common import PCAWhitening, efp_request, leading_jet_efps
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
 from benchmark.events import EventSet
 
@@ -120,6 +120,9 @@ class EFPInn(BaseScorer):
         super().__init__(**params)
         if self.params["score"] not in SCORES:
             raise ValueError(f"inn: param 'score' must be one of {SCORES}, got {self.params['score']!r}")
+
+    def features_needed(self) -> list[tuple[str, dict[str, Any]]]:
+        return [efp_request(self.params)]  # computed once by the worker (benchmark.precomputed)
 
     def _efps(self, events: EventSet) -> np.ndarray:
         return leading_jet_efps(events, self.params["kappa"], self.params["beta"])

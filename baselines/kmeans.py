@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.common import image_request, leading_jet_images
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
 from benchmark.events import EventSet
 
@@ -297,14 +298,6 @@ KMEANS_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def leading_jet_images(events: EventSet, params: dict[str, Any]) -> np.ndarray:
-    """(N, 1600) flattened 40x40 images of the leading jet over [-0.8, 0.8], with the
-    preprocessing the scorer's ``power``, ``sigma`` and ``log_scale`` ask for."""
-    img = events.features("images", npix=40, extent=0.8, power=float(params["power"]),
-                          sigma=float(params["sigma"]), log_scale=float(params["log_scale"]))
-    return np.ascontiguousarray(img[:, 0].reshape(len(events), -1), dtype=np.float32)
-
-
 def _info(name: str, what: str, defaults: dict[str, Any], presets: dict[str, dict[str, Any]]) -> ScorerInfo:
     return ScorerInfo(name=name, version="1.0", protocols=("unsupervised",), representation="images",
                       defaults=defaults, presets=presets, paper=PAPER,
@@ -317,6 +310,9 @@ class _KMeansImageScorer(BaseScorer):
 
     kind = "mind"
     info = _info("kmeans", "k-means score", KMEANS_DEFAULTS, KMEANS_PRESETS)
+
+    def features_needed(self) -> list[tuple[str, dict[str, Any]]]:
+        return [image_request(self.params)]  # computed once by the worker (benchmark.precomputed)
 
     def fit(self, train: EventSet, *, context: FitContext) -> "_KMeansImageScorer":
         p = self.params
@@ -408,6 +404,9 @@ class GMMImages(BaseScorer):
                       defaults=GMM_DEFAULTS, presets=GMM_PRESETS, paper=PAPER,
                       description="GMMLL (arXiv:2202.00686 sec. 3.2): spherical Gaussian mixture on the leading "
                                   "jet's 40x40 image, beta lowered until min variance >= 1e3 beta; score = -log p.")
+
+    def features_needed(self) -> list[tuple[str, dict[str, Any]]]:
+        return [image_request(self.params)]  # computed once by the worker (benchmark.precomputed)
 
     def fit(self, train: EventSet, *, context: FitContext) -> "GMMImages":
         p = self.params

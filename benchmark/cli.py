@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=["local", "dask", "slurm", "htcondor", "pbs"], default="local",
                    help="where jobs run: local process pool (default), dask.distributed, or a batch system "
                         "through dask-jobqueue")
-    p.add_argument("--workers", type=POSITIVE_INT, default=1, help="parallel workers (local pool / LocalCluster / batch jobs)")
+    p.add_argument("--workers", type=POSITIVE_INT,
+                   help="parallel workers (local pool / LocalCluster / batch jobs); default: the local pool uses "
+                        "one per available CPU, each with its share of math threads; other executors 1")
     p.add_argument("--scheduler", metavar="ADDRESS", help="dask: join this scheduler instead of a LocalCluster")
     p.add_argument("--cluster-config", type=Path, metavar="FILE",
                    help="slurm/htcondor/pbs: resources (cores, memory, walltime, gpus, queue, directives); "
@@ -343,13 +345,15 @@ def _execute(args: argparse.Namespace, jobs: list[Any]) -> Any:
 
     from benchmark.executors import ExecutorOptions, run_with
     from benchmark.isolation import Limits
+    from benchmark.runner import default_workers
 
     isolation = None
     if not args.no_isolation:
         # each job applies its task's limits (Limits.for_task); command-line values win over them
         isolation = Limits(override_time_s=args.time_limit, override_memory_mb=args.memory_limit)
     jobs = [dataclasses.replace(j, results_dir=str(Path(j.results_dir).resolve())) for j in jobs]
-    options = ExecutorOptions(workers=args.workers, retries=args.retries, overwrite=args.overwrite,
+    workers = args.workers or (default_workers() if args.executor == "local" else 1)
+    options = ExecutorOptions(workers=workers, retries=args.retries, overwrite=args.overwrite,
                               progress=not args.no_progress, fail_fast=args.fail_fast, isolation=isolation)
     return run_with(args.executor, jobs, options, scheduler=args.scheduler, cluster_config=args.cluster_config)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -21,11 +22,27 @@ from benchmark.isolation import die_with_parent, sweep_stale_job_dirs
 from benchmark.runner import Job, RunInterrupted, RunSummary, abandon
 
 
-def _worker_init() -> None:
+#: Thread-count variables a pool worker sets for its jobs (unless the user set them).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def threads_per_worker(workers: int) -> int:
+    """The CPUs of this machine shared among the workers: torch/BLAS threads beyond a worker's share
+    fight the other workers' (small models trained 7-10x slower oversubscribed here)."""
+    from benchmark.parallel import available_cpus
+
+    return max(1, available_cpus() // max(1, workers))
+
+
+def _worker_init(threads: int = 0) -> None:
     """Pool workers die with the client and ignore Ctrl-C: the client alone decides what stops
-    (a terminal's Ctrl-C reaches the whole process group) and ends the workers itself."""
+    (a terminal's Ctrl-C reaches the whole process group) and ends the workers itself. Each worker
+    caps its jobs' math threads at its share of the CPUs (sandboxed jobs inherit the variables)."""
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if threads > 0:
+        for name in THREAD_VARIABLES:
+            os.environ.setdefault(name, str(threads))
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -73,7 +90,7 @@ class LocalExecutor:
                 # a window of `workers` jobs: a job is submitted only when a worker is free, so
                 # Ctrl-C finds every submitted job running and every other one not started
                 pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                           initializer=_worker_init)
+                                           initializer=_worker_init, initargs=(threads_per_worker(workers),))
                 running = {}
                 broken: list[int] = []
 
