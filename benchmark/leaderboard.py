@@ -461,7 +461,9 @@ def plot_task(task: str, entries: list[Entry], out_dir: Path) -> list[Path]:
             med = [p[1]["median"] for p in points]
             lo = [p[1].get("lo", m) for p, m in zip(points, med)]
             hi = [p[1].get("hi", m) for p, m in zip(points, med)]
-            ax.errorbar(x, med, yerr=[np.subtract(med, lo), np.subtract(hi, med)], marker="o", capsize=3,
+            # a single seed's bootstrap band need not contain its value: no negative bar
+            yerr = [np.maximum(0, np.subtract(med, lo)), np.maximum(0, np.subtract(hi, med))]
+            ax.errorbar(x, med, yerr=yerr, marker="o", capsize=3,
                         label=f"{scorer} [{source}]")
         ax.set(xlabel="injected signal events", ylabel="max SIC", title=task)
         written.append(_save_figure(fig, ax, out_dir / f"{name}-maxsic-vs-injection.png"))
