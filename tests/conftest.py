@@ -177,3 +177,14 @@ def synth_registry(tmp_path, monkeypatch, _isolated_cache):
         EventSet({"jets": jets, "mjj": mjj, "weights": np.ones(n)},
                  make_event_ids(f"synthres/{cls}", n)).save(root / "synthres" / "generated" / f"{cls}.h5")
     return reg
+
+
+@pytest.fixture
+def torch_one_thread():
+    """One torch thread: on a shared 2-core machine OpenMP spinning makes tiny models 10x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

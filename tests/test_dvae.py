@@ -14,13 +14,7 @@ from benchmark.runner import plan_jobs, run_jobs
 from test_nn_training import jets
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine OpenMP spinning makes tiny models 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def smoke_auc(scorer: str, results, params: dict | None = None, task: str = "top/qcd-vs-top") -> tuple[float, dict]:

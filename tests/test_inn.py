@@ -16,12 +16,7 @@ from test_dvae import smoke_auc
 from test_nn_training import jets
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_rotations_are_fixed_special_orthogonal():

@@ -16,13 +16,7 @@ from benchmark.contract import FitContext, load_scorer
 from benchmark.events import EventSet, make_event_ids
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine OpenMP spinning makes tiny models 10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def context(tmp_path: Path | None = None, seed: int = 0, budget: float | None = None, log=None):
