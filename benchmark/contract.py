@@ -186,13 +186,20 @@ def scorer_base_label(spec: str) -> str:
     return spec.split(":")[-1]
 
 
+def _accepts_any(spec: str, info: ScorerInfo) -> bool:
+    """A scorer that declares no defaults and does not check names (no :class:`BaseScorer`), such
+    as a user's plain class: it is handed every bare key and decides itself."""
+    factory = resolve_scorer(spec)
+    return not info.defaults and not (isinstance(factory, type) and issubclass(factory, BaseScorer))
+
+
 def route_params(scorers: Sequence[str], raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Per-scorer hyper-parameters from ``--param`` values.
 
     ``SCORER.key=value`` goes to that scorer alone (SCORER as in :func:`scorer_base_label`); a bare
-    ``key=value`` goes to every scorer of the run that declares ``key`` (a scorer with no declared
-    defaults, e.g. a user's file without a base class, takes every bare key). A key that no scorer
-    of the run declares fails, with the closest known names.
+    ``key=value`` goes to every scorer of the run that declares ``key`` (and to a plain class that
+    declares no defaults and checks nothing itself); a run of one scorer hands it every bare key.
+    A key that no scorer of the run takes fails, with the closest known names.
     """
     infos = {spec: resolve_scorer(spec).info for spec in scorers}
     labels = {scorer_base_label(spec): spec for spec in scorers}
@@ -206,7 +213,9 @@ def route_params(scorers: Sequence[str], raw: Mapping[str, Any]) -> dict[str, di
                 check_param_names(infos[spec], {name: value})
             routed[spec][name] = value
             continue
-        takers = [spec for spec, info in infos.items() if not info.defaults or key in info.defaults]
+        takers = [spec for spec, info in infos.items() if key in info.defaults or _accepts_any(spec, info)]
+        if not takers and len(scorers) == 1:
+            takers = list(scorers)  # the run's only scorer: it names the problem itself
         if not takers:
             known = sorted({k for info in infos.values() for k in info.defaults})
             raise TypeError(f"--param: no scorer of this run has the hyper-parameter {key!r}: "

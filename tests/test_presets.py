@@ -41,10 +41,11 @@ def test_preset_values_must_be_declared_parameters():
 
 
 def test_param_routing_per_scorer_and_by_declaration():
-    routed = route_params([PROBE, MASS, "hlf-gmm"], {"epochs": 3, "hlf-gmm.n_components": 2})
+    routed = route_params([PROBE, MASS, "hlf-gmm", "random"], {"epochs": 3, "hlf-gmm.n_components": 2})
     assert routed[PROBE] == {"epochs": 3}                  # declares epochs
     assert routed["hlf-gmm"] == {"n_components": 2}        # addressed by name, no epochs
-    assert routed[MASS] == {"epochs": 3}                   # declares nothing: takes bare keys
+    assert routed[MASS] == {} and routed["random"] == {}   # base-class scorers without epochs
+    assert route_params([MASS], {"width": 2}) == {MASS: {"width": 2}}  # a lone scorer decides itself
     routed = route_params([PROBE, "hlf-gmm"], {"PresetProbe.width": 4})
     assert routed == {PROBE: {"width": 4}, "hlf-gmm": {}}
     with pytest.raises(TypeError, match="'epochz'.*did you mean 'epochs'"):
@@ -97,4 +98,8 @@ def test_cli_param_applies_only_to_scorers_that_declare_it(synth_registry, tmp_p
     assert probe["scorer_config"]["params"]["epochs"] == 2
     out = subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "--task", "synth/unsup", "--scorer", "hlf-gmm",
                           "--param", "epochs=2", "--results", str(tmp_path)], capture_output=True, text=True, cwd=REPO)
-    assert out.returncode == 1 and "no scorer of this run has the hyper-parameter 'epochs'" in out.stderr
+    assert out.returncode == 1 and "hlf-gmm: unknown hyper-parameter(s) 'epochs'" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "--task", "synth/unsup", "--scorer", "hlf-gmm",
+                          "random", "--param", "epochz=2", "--results", str(tmp_path)], capture_output=True, text=True,
+                         cwd=REPO)
+    assert out.returncode == 1 and "no scorer of this run has the hyper-parameter 'epochz'" in out.stderr
