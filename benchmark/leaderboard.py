@@ -220,6 +220,27 @@ def _task_columns(task_name: str) -> list[str]:
     return cols
 
 
+def configuration_note(records: list[dict[str, Any]]) -> str:
+    """The hyper-parameters an entry changed from its scorer's defaults and preset (``power=0.25,
+    sigma=1``), so a table of configurations (a preprocessing scan) says which row is which;
+    empty when nothing was changed or the scorer cannot be loaded here."""
+    from benchmark.contract import resolve_params, resolve_scorer
+
+    identity = (records[0].get("identity") or {}) if records else {}
+    config = identity.get("config")
+    if not isinstance(config, dict):
+        return ""
+    try:
+        info = resolve_scorer(identity["scorer_spec"]).info
+        base = resolve_params(info, identity.get("preset"))
+    except Exception:  # a scorer not installed here: the hash in the label still tells entries apart
+        return ""
+    changed = {k: v for k, v in config.items() if k in base and base[k] != v}
+    if not changed and "+" in str((records[0].get("job") or {}).get("scorer", "")):
+        return "default configuration"  # parameters given explicitly, equal to the defaults
+    return ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
+
+
 def model_card(records: list[dict[str, Any]]) -> dict[str, Any]:
     """What ran, per entry (medians over seeds): preset, device, fit time, and for trained models
     the parameter count and epochs from the training record (``record["training"]``)."""
@@ -274,7 +295,8 @@ def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[An
         status = "incomplete: " + "; ".join(e.incomplete_reasons) if e.incomplete_reasons else "ok"
         bound = background_count(e)
         card = model_card(e.records)
-        rows.append([e.scorer, e.source, "" if e.injection is None else e.injection, entry_sizes(e.records),
+        note = configuration_note(e.records)
+        rows.append([f"{e.scorer} ({note})" if note else e.scorer, e.source, "" if e.injection is None else e.injection, entry_sizes(e.records),
                      *(fmt(summaries[c], bound) for c in cols), len(e.records), model_card_text(card), paper_text,
                      status])
         first = e.records[0] if e.records else {}
@@ -282,6 +304,7 @@ def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[An
             "task": task, "scorer": e.scorer, "source": e.source, "injection": e.injection,
             "seeds": e.seeds, "sizes": entry_sizes(e.records), "metrics": summaries, "paper": paper,
             "model_card": card, "paper_size_command": paper_size_command(task, e.records),
+            "configuration": note,
             "status": status, "identity_hash": entry_identity(first) if first else None,
             "provenance": {
                 "scorer_version": sorted({r["job"].get("scorer_version") for r in e.records}),
