@@ -289,8 +289,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     jobs = plan_jobs(tasks=tasks, scorers=scorers, seeds=seeds, source=source, results_dir=args.results,
                      injections=injections, params=params, device=device, sizes=sizes, n_boot=args.bootstrap,
                      skipped=skipped, preset=preset)
-    for msg in skipped:
-        print(f"skip: {msg}", file=sys.stderr)
+    for line in _skip_summary(skipped):
+        print(f"skip: {line}", file=sys.stderr)
     if not jobs:
         why = "no scorer supports these tasks' protocols" if skipped else "nothing was requested"
         print(f"lhcad run: no job to run ({why})", file=sys.stderr)
@@ -337,6 +337,24 @@ def _check_scorers(specs: Sequence[str]) -> None:
                 shown = [str(f.relative_to(Path.cwd())) if f.is_relative_to(Path.cwd()) else str(f) for f in files]
                 message += f"; {spec!r} is not a registered scorer but a file: give the file path, e.g. --scorer {shown[0]}"
             raise KeyError(message) from None
+
+
+def _skip_summary(skipped: list[str]) -> list[str]:
+    """One line per scorer for the task/scorer pairs skipped because the scorer lacks the task's
+    protocol (a suite pairs every scorer with every task; 48 lines would bury the run's output)."""
+    import re
+
+    by_scorer: dict[str, list[str]] = {}
+    other = []
+    for msg in skipped:
+        m = re.match(r"(?P<scorer>.+?) does not support the (?P<protocol>\S+) protocol of (?P<task>\S+)$", msg)
+        if m:
+            by_scorer.setdefault(m["scorer"], []).append(f"{m['task']} ({m['protocol']})")
+        else:
+            other.append(msg)
+    lines = [f"{scorer}: not run on {', '.join(tasks)}: another protocol" if len(tasks) <= 2 else
+             f"{scorer}: not run on {len(tasks)} tasks of protocols it does not support" for scorer, tasks in by_scorer.items()]
+    return lines + other
 
 
 def _execute(args: argparse.Namespace, jobs: list[Any]) -> Any:
