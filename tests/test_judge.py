@@ -113,3 +113,13 @@ def test_runner_and_evaluate_share_the_judge(synth_registry, tmp_path):
     direct = judge(task, scores["is_signal"].astype(np.int8), scores["score"], scores["weight"] if "weight" in scores
                    else None, scores["process"].astype(str), n_boot=25, seed=0)
     assert direct["metrics"]["auc"] == pytest.approx(run_record["metrics"]["auc"], abs=0)
+
+
+def test_undefined_numbers_compare_equal_but_not_to_numbers():
+    """An unresolved working point's band is NaN in the record and in the rebuild: not a difference."""
+    from benchmark.bundles import first_difference
+
+    nan = float("nan")
+    assert first_difference({"errors": {"x": {"hi": nan}}}, {"errors": {"x": {"hi": nan}}}) is None
+    assert first_difference({"x": nan}, {"x": 0.5}) == "x: claimed NaN, rebuilt 0.5"
+    assert first_difference({"x": None}, {"x": None}) is None
