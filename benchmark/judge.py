@@ -41,21 +41,18 @@ def working_points(task: Any) -> dict[str, tuple[float, ...]]:
     (``rejection@eps_s=0.8`` adds eps_S = 0.8), so every listed metric is computed."""
     eps_s, eps_b = list(M.DEFAULT_EPS_S_POINTS), list(M.DEFAULT_EPS_B_POINTS)
     for name in getattr(task, "metrics", ()) or ():
-        if "@" in name and "=" in name:
-            var, _, value = name.partition("@")[2].partition("=")
-            target = eps_s if var == "eps_s" else eps_b if var == "eps_b" else None
-            if target is not None and float(value) not in target:
-                target.append(float(value))
+        parsed = M.parse_metric_key(name)
+        if parsed is not None:
+            target = eps_s if parsed[1] == "eps_s" else eps_b
+            if parsed[2] not in target:
+                target.append(parsed[2])
     return {"eps_s_points": tuple(eps_s), "eps_b_points": tuple(eps_b)}
 
 
 def canonical_metric_key(name: str) -> str:
     """``rejection@eps_s=0.30`` -> ``rejection@eps_s=0.3`` (the key spelling of evaluate_roc)."""
-    if "@" not in name or "=" not in name:
-        return name
-    head, _, value = name.partition("=")
-    metric, _, var = head.partition("@")
-    return M.metric_key(metric, var, float(value))
+    parsed = M.parse_metric_key(name)
+    return name if parsed is None else M.metric_key(*parsed)
 
 
 def judge(task: Any, y: np.ndarray, scores: np.ndarray, weights: np.ndarray | None, process: np.ndarray,

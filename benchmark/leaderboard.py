@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,18 +165,15 @@ def background_count(entry: Entry) -> float | None:
     return None
 
 
-_WORKING_POINT = re.compile(r"^(?P<metric>[a-z_]+)@(?P<var>eps_[sb])=(?P<value>.+)$")
-
-
 def column_note(column: str, texts: list[str]) -> str | None:
     """Footnote for a table column whose cells (``texts``) hold ``n/a`` or a ``> N`` lower bound,
     saying why; None when the column needs none."""
     notes = []
     if any(t.startswith(NOT_AVAILABLE) for t in texts):
-        m = _WORKING_POINT.match(column)
-        if m and m["var"] == "eps_b":
-            eps_b = float(m["value"])
-            notes.append(f"n/a in `{column}`: the test background is too small to resolve eps_B = {m['value']} "
+        point = M.parse_metric_key(column)
+        if point is not None and point[1] == "eps_b":
+            eps_b = point[2]
+            notes.append(f"n/a in `{column}`: the test background is too small to resolve eps_B = {column.split('=')[-1]} "
                          f"(it takes at least 1/eps_B = {format_value(1.0 / eps_b)} events); the working point is "
                          "left out rather than extrapolated.")
         elif column == "si_all":

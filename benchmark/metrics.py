@@ -582,6 +582,20 @@ def density_ratio_gap(auc_supervised: float, auc_ratio: float) -> dict[str, floa
 # --------------------------------------------------------------------------------------------
 
 
+def parse_metric_key(key: str) -> tuple[str, str, float] | None:
+    """``"rejection@eps_s=0.3"`` -> ``("rejection", "eps_s", 0.3)``; ``None`` for a key without a
+    working point (``auc``) or one that does not parse. The inverse of :func:`metric_key`, shared
+    by the registry's validation, the judge's working points and the leaderboard's footnotes."""
+    head, eq, value = key.partition("=")
+    metric, at, var = head.partition("@")
+    if not (eq and at and metric and var in ("eps_s", "eps_b")):
+        return None
+    try:
+        return metric, var, float(value)
+    except ValueError:
+        return None
+
+
 def metric_key(name: str, var: str, value: float) -> str:
     """Stable result-dict key, e.g. ``metric_key("rejection", "eps_s", 0.3) == "rejection@eps_s=0.3"``.
 

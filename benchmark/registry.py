@@ -47,14 +47,11 @@ WORKING_POINT_METRICS = ("rejection@eps_s=", "eps_s@eps_b=", "si@eps_b=")
 
 def is_working_point_metric(name: str) -> bool:
     """``rejection@eps_s=0.8``-style names with an efficiency strictly between 0 and 1."""
-    prefix = next((p for p in WORKING_POINT_METRICS if name.startswith(p)), None)
-    if prefix is None:
-        return False
-    try:
-        value = float(name[len(prefix):])
-    except ValueError:
-        return False
-    return 0.0 < value < 1.0
+    from benchmark.metrics import parse_metric_key
+
+    parsed = parse_metric_key(name)
+    return (parsed is not None and any(name.startswith(p) for p in WORKING_POINT_METRICS)
+            and 0.0 < parsed[2] < 1.0)
 
 
 class RegistryError(ValueError):
