@@ -163,6 +163,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--merge", nargs="+", type=Path, metavar="BUNDLE", help="verify and merge result bundles")
     p.add_argument("--html", action="store_true", help="also write a static HTML site (opens from file://)")
 
+    p = sub.add_parser("reproduce", help="rerun one leaderboard entry from its result records and compare",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  lhcad reproduce results/lhco/rnd/cwola/generated/inj1000\n"
+                              "  lhcad reproduce results/top/qcd-vs-top/jet-mass/generated/seed0.json\n"
+                              "  lhcad reproduce 1214077745db            # identity_hash from leaderboard/<task>.json\n\n"
+                              "Everything is taken from the records (task version, class-file sha256, sizes, injection,\n"
+                              "seeds, scorer, configuration, preset, bootstrap count); differences from this installation\n"
+                              "(package versions, scorer version, data files, an edited record) are named first. Prints\n"
+                              "'reproduced' (exit 0) when every metric's rerun median lies in the published 16-84 % band\n"
+                              "over seeds, else by how much each differs (exit 1).")
+    p.add_argument("entry", help="result file, entry folder or identity hash")
+    p.add_argument("--results", type=Path, default=Path("results"), help="where to look up an identity hash")
+    p.add_argument("--work", type=Path, help="folder for the rerun's results (default: a new temporary folder)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
+    p.add_argument("--no-isolation", action="store_true", help="run the scorer in this process (debugging)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     p = sub.add_parser("bundle", help="pack results, scores and provenance into one verifiable archive",
                        formatter_class=_formatter,
                        epilog="examples:\n  lhcad bundle --out my-results.tar.gz\n"
@@ -308,8 +325,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.leaderboard:
         from benchmark.leaderboard import build_leaderboard
 
+        from benchmark.site import build_site
+
         build_leaderboard(args.results, args.leaderboard)
-        print(f"leaderboard written to {args.leaderboard}", file=sys.stderr)
+        index = build_site(args.results, args.leaderboard / "site", plots_dir=args.leaderboard / "plots")
+        print(f"leaderboard written to {args.leaderboard} (site: {index})", file=sys.stderr)
     if summary.failed:
         print(f"failures recorded in {args.results / 'failures.jsonl'}:", file=sys.stderr)
         for job, msg in summary.failed:
@@ -418,6 +438,17 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from benchmark.isolation import Limits
+    from benchmark.reproduce import reproduce
+
+    report = reproduce(args.entry, results_dir=args.results, work_dir=args.work, device=args.device,
+                       progress=not args.no_progress, isolation=None if args.no_isolation else Limits())
+    print(report.text())
+    print(f"rerun results: {report.rerun_dir}")
+    return 0 if report.reproduced else 1
+
+
 def cmd_bundle(args: argparse.Namespace) -> int:
     from benchmark.bundles import make_bundle
 
@@ -455,7 +486,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "export": cmd_export,
             "leaderboard": cmd_leaderboard, "fetch": cmd_fetch, "generate": cmd_generate,
-            "bundle": cmd_bundle}
+            "bundle": cmd_bundle, "reproduce": cmd_reproduce}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,9 +26,12 @@ import numpy as np
 
 from benchmark import metrics as M
 from benchmark.numbers import NOT_AVAILABLE, format_band, format_value
+from benchmark.plots import plot_task, slug
 from benchmark.registry import load_registry
 from benchmark.results import FAILURES_FILE, iter_results, scorer_label
 from benchmark.stats import seed_band
+from benchmark.taskinfo import describe_task
+from benchmark.taskpage import task_markdown
 from benchmark.store import atomic_write, write_json
 
 #: Metric columns shown when a task does not list its own; keys of the result "metrics" dict.
@@ -220,20 +223,13 @@ def configuration_note(records: list[dict[str, Any]]) -> str:
     """The hyper-parameters an entry changed from its scorer's defaults and preset (``power=0.25,
     sigma=1``), so a table of configurations (a preprocessing scan) says which row is which;
     empty when nothing was changed or the scorer cannot be loaded here."""
-    from benchmark.contract import resolve_params, resolve_scorer
+    from benchmark.commands import changed_params
 
-    identity = (records[0].get("identity") or {}) if records else {}
-    config = identity.get("config")
-    if not isinstance(config, dict):
+    changed = changed_params(records)
+    if not changed:
+        if changed is not None and "+" in str((records[0].get("job") or {}).get("scorer", "")):
+            return "default configuration"  # parameters given explicitly, equal to the defaults
         return ""
-    try:
-        info = resolve_scorer(identity["scorer_spec"]).info
-        base = resolve_params(info, identity.get("preset"))
-    except Exception:  # a scorer not installed here: the hash in the label still tells entries apart
-        return ""
-    changed = {k: v for k, v in config.items() if k in base and base[k] != v}
-    if not changed and "+" in str((records[0].get("job") or {}).get("scorer", "")):
-        return "default configuration"  # parameters given explicitly, equal to the defaults
     return ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
 
 
@@ -278,16 +274,16 @@ def paper_size_command(task: str, records: list[dict[str, Any]]) -> str | None:
 
 def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[Any]], list[dict[str, Any]]]:
     """Header, display rows and machine-readable rows of one task's table."""
-    reg = load_registry()
-    reported = reg.task(task).reported if task in reg.tasks else {}
+    from benchmark.commands import run_command
+    from benchmark.taskinfo import paper_cell
+
     cols = _task_columns(task)
     header = ["scorer", "source", "injection", "train/test", *cols, "seeds", "model", "paper", "status"]
     rows, data = [], []
     for e in sorted(entries, key=lambda e: (e.source, e.injection or 0, -(e.summary(cols[0])["median"] or 0))):
         summaries = {c: e.summary(c) for c in cols}
         names = {e.scorer.split("@")[0]} | {r["job"].get("scorer_name") for r in e.records}
-        paper = next((reported[n] for n in names if n in reported), {})
-        paper_text = ", ".join(f"{k}={v}" for k, v in paper.items() if k != "source") or ""
+        paper_text, paper = paper_cell(task, {n for n in names if n})
         status = "incomplete: " + "; ".join(e.incomplete_reasons) if e.incomplete_reasons else "ok"
         bound = background_count(e)
         card = model_card(e.records)
@@ -299,7 +295,8 @@ def task_table(task: str, entries: list[Entry]) -> tuple[list[str], list[list[An
         data.append({
             "task": task, "scorer": e.scorer, "source": e.source, "injection": e.injection,
             "seeds": e.seeds, "sizes": entry_sizes(e.records), "metrics": summaries, "paper": paper,
-            "model_card": card, "paper_size_command": paper_size_command(task, e.records),
+            "model_card": card, "command": run_command(e.records) if e.records else None,
+            "paper_size_command": paper_size_command(task, e.records),
             "configuration": note,
             "status": status, "identity_hash": entry_identity(first) if first else None,
             "provenance": {
@@ -393,8 +390,6 @@ def _write_text(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def slug(task: str) -> str:
-    return task.replace("/", "__")
 
 
 def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True) -> list[Path]:
@@ -419,83 +414,15 @@ def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True) -
         task_entries = [e for e in entries if e.task == task]
         header, rows, data = task_table(task, task_entries)
         name = slug(task)
-        commands = sorted({d["paper_size_command"] for d in data if d.get("paper_size_command")})
-        rerun = ("\n\nRerun at the papers' sizes (real data, registry sizes, `paper` preset):\n\n"
-                 + "\n".join(f"    {c}" for c in commands)) if commands else ""
-        _write_text(out_dir / f"{name}.md", f"# {task}\n\n{_markdown(header, rows)}{rerun}\n")
+        plot_paths = plot_task(task, task_entries, out_dir / "plots") if plots else []
+        info = describe_task(task, [r for e in task_entries for r in e.records])
+        _write_text(out_dir / f"{name}.md", task_markdown(info, _markdown(header, rows), data, plot_paths))
         _write_text(out_dir / f"{name}.csv", _csv(header, rows))
         write_json(out_dir / f"{name}.json", data)
-        written += [out_dir / f"{name}.md", out_dir / f"{name}.csv", out_dir / f"{name}.json"]
-        index_lines += [f"## {task}", "", _markdown(header, rows), ""]
+        written += [out_dir / f"{name}.md", out_dir / f"{name}.csv", out_dir / f"{name}.json", *plot_paths]
+        index_lines += [f"## [{task}]({name}.md)", "", _markdown(header, rows), ""]
         all_tasks[task] = data
-        if plots:
-            written += plot_task(task, task_entries, out_dir / "plots")
     _write_text(out_dir / "README.md", "\n".join(index_lines))
     write_json(out_dir / "leaderboard.json", all_tasks)
     written += [out_dir / "README.md", out_dir / "leaderboard.json"]
     return written
-
-
-def _median_record(e: Entry) -> dict[str, Any]:
-    """The seed whose AUC is the median one (its curves represent the entry in plots)."""
-    aucs = np.array(e.values("auc"))
-    return e.records[int(np.argsort(aucs)[len(aucs) // 2])]
-
-
-def plot_task(task: str, entries: list[Entry], out_dir: Path) -> list[Path]:
-    """ROC (1/eps_B vs eps_S) and SIC plots of the median seed of each entry; resonant: max-SIC vs injection."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    name = slug(task)
-    written = []
-    fig_roc, ax_roc = plt.subplots(figsize=(5.5, 4.5))
-    fig_sic, ax_sic = plt.subplots(figsize=(5.5, 4.5))
-    for e in sorted(entries, key=lambda e: (e.scorer, e.source, e.injection or 0)):
-        if not e.records:
-            continue
-        curves = _median_record(e)["curves"]
-        es, eb = np.array(curves["eps_s"]), np.array(curves["eps_b"])
-        ok = eb > 0
-        label = f"{e.scorer} [{e.source}]" + (f" inj={e.injection}" if e.injection is not None else "")
-        ax_roc.plot(es[ok], 1 / eb[ok], label=label)
-        ax_sic.plot(es[ok], es[ok] / np.sqrt(eb[ok]), label=label)
-    xs = np.linspace(0.01, 1, 100)
-    ax_roc.plot(xs, 1 / xs, "k:", label="random")
-    ax_sic.plot(xs, np.sqrt(xs), "k:", label="random")
-    ax_roc.set(yscale="log", xlabel=r"$\epsilon_S$", ylabel=r"$1/\epsilon_B$", title=task)
-    ax_sic.set(xlabel=r"$\epsilon_S$", ylabel=r"SIC $=\epsilon_S/\sqrt{\epsilon_B}$", title=task)
-    for fig, ax, kind in ((fig_roc, ax_roc, "roc"), (fig_sic, ax_sic, "sic")):
-        written.append(_save_figure(fig, ax, out_dir / f"{name}-{kind}.png"))
-    injected = [e for e in entries if e.injection is not None]
-    if injected:
-        fig, ax = plt.subplots(figsize=(5.5, 4.5))
-        for (scorer, source) in sorted({(e.scorer, e.source) for e in injected}):
-            points = sorted((e.injection, e.summary("max_sic")) for e in injected
-                            if e.scorer == scorer and e.source == source)
-            x = [p[0] for p in points]
-            med = [p[1]["median"] for p in points]
-            lo = [p[1].get("lo", m) for p, m in zip(points, med)]
-            hi = [p[1].get("hi", m) for p, m in zip(points, med)]
-            # a single seed's bootstrap band need not contain its value: no negative bar
-            yerr = [np.maximum(0, np.subtract(med, lo)), np.maximum(0, np.subtract(hi, med))]
-            ax.errorbar(x, med, yerr=yerr, marker="o", capsize=3,
-                        label=f"{scorer} [{source}]")
-        ax.set(xlabel="injected signal events", ylabel="max SIC", title=task)
-        written.append(_save_figure(fig, ax, out_dir / f"{name}-maxsic-vs-injection.png"))
-    return written
-
-
-def _save_figure(fig, ax, path: Path) -> Path:  # type: ignore[no-untyped-def]
-    """Legend, layout, atomic PNG write, close: the one way every leaderboard plot is saved."""
-    import matplotlib.pyplot as plt
-
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_write(path, "path") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path

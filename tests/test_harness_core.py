@@ -290,7 +290,7 @@ def test_leaderboard_tables_plots_and_flags(synth_registry, tmp_path):
     md = (out / "synth__unsup.md").read_text()
     assert "MassScorer" in md and "±" in md
     assert (out / "plots" / "synth__unsup-roc.png").stat().st_size > 1000
-    assert (out / "plots" / "synthres__rnd-maxsic-vs-injection.png").exists()
+    assert (out / "plots" / "synthres__rnd-injection.png").exists()
     summary = (out / "summary.csv").read_text()
     assert "synth/unsup AUC" in summary
     assert out / "README.md" in written

@@ -49,7 +49,7 @@ def test_site_is_self_contained(site):
             assert not link.startswith(("/", "file:")), link
             assert (page.parent / link.split("#")[0]).exists(), f"{page.name}: {link} is missing"
     task = (site.parent / "synthres__rnd.html").read_text()
-    assert "maxsic-vs-injection.png" in task and "-roc.png" in task and "-sic.png" in task
+    assert "-injection.png" in task and "-roc.png" in task and "-sic.png" in task
     assert "provenance" in task and "±" in task and 'class="incomplete"' in task
     unsup = (site.parent / "synth__unsup.html").read_text()
     assert "<th scope=\"col\">paper</th>" in unsup  # the papers' reported figures have their column
