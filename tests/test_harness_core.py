@@ -285,8 +285,11 @@ def test_leaderboard_tables_plots_and_flags(synth_registry, tmp_path):
     by = {row["scorer"]: row for row in table}
     assert by["MassScorer"]["metrics"]["auc"]["n"] == 3 and by["MassScorer"]["status"] == "ok"
     assert by["random"]["status"].startswith("incomplete: 2/3 seeds")
-    assert by["MassScorer"]["paper"]["auc"] == 0.9  # reported figures are keyed by the scorer's info.name
-    assert by["random"]["paper"] == {}
+    # reported figures are keyed by the scorer's info.name; other entries show the task's figures, named
+    assert by["MassScorer"]["paper"]["mass"]["auc"] == 0.9 and by["MassScorer"]["paper"]["mass"]["same_method"]
+    assert not by["random"]["paper"]["mass"]["same_method"]
+    md_rows = [line for line in (out / "synth__unsup.md").read_text().splitlines() if line.startswith("| random")]
+    assert md_rows and "mass: auc 0.9" in md_rows[0]
     md = (out / "synth__unsup.md").read_text()
     assert "MassScorer" in md and "±" in md
     assert (out / "plots" / "synth__unsup-roc.png").stat().st_size > 1000

@@ -30,11 +30,37 @@ class _Links(HTMLParser):
 def site(synth_registry, tmp_path) -> Path:
     from benchmark.site import build_site
 
-    jobs = plan_jobs(tasks=["synth/unsup", "synthres/rnd"], scorers=[f"{PROBES}:MassScorer", "random"], seeds=2,
-                     source="generated", results_dir=tmp_path / "res", n_boot=10, injections=[0, 200])
+    jobs = plan_jobs(tasks=["synth/unsup", "synthres/rnd", "synth/ratio", "synth/ti"],
+                     scorers=[f"{PROBES}:MassScorer", "random"], seeds=3, skipped=[],
+                     source="generated", results_dir=tmp_path / "res", n_boot=10, injections=[0, 200, 400])
     jobs = [j for j in jobs if not (j.scorer == "random" and j.seed == 1)]  # an incomplete entry
     run_jobs(jobs, progress=False)
     return build_site(tmp_path / "res", tmp_path / "site")
+
+
+#: One task page of each kind, the plots it must show, and its reported figure (conftest registry).
+KINDS = {
+    "unsupervised": ("synth__unsup.html", ("-roc.png", "-sic.png"), "mass: auc 0.9"),
+    "resonant": ("synthres__rnd.html", ("-roc.png", "-sic.png", "-injection.png"), "max_sic 2.0"),
+    "density ratio": ("synth__ratio.html", ("-roc.png", "-sic.png"), "flow: auc 0.8, auc_supervised 0.85"),
+    "Dark Machines": ("synth__ti.html", ("-roc.png", "-sic.png", "-ti-per-signal.png"), "deepset: ti_median 3.5"),
+}
+_BAND = re.compile(r"^(-?\d+(?:\.(\d+))?) ± (\d+(?:\.(\d+))?)$")
+
+
+def rounded_like_pdg(text: str) -> bool:
+    """``value ± error`` with the error at two (or, for leading digits 355-949, one) significant
+    digits and the value to the same decimal place; ``n/a`` and ``> N`` bounds pass."""
+    if text in ("n/a", "") or text.startswith("> "):
+        return True
+    m = _BAND.match(text)
+    if not m:
+        return False
+    value_decimals, err = len(m.group(2) or ""), m.group(3)
+    if err == "0":  # no spread at all (every seed agrees): the value keeps three significant digits
+        return True
+    digits = err.replace(".", "").lstrip("0")
+    return value_decimals == len(m.group(4) or "") and 1 <= len(digits) <= 2
 
 
 def test_site_is_self_contained(site):
@@ -129,5 +155,70 @@ def test_site_renders_and_sorts_in_chromium(site, tmp_path):
             page.screenshot(path=str(shot), full_page=True)
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
             print(f"screenshot: {shot}")
+        finally:
+            browser.close()
+
+
+def test_task_pages_of_each_kind_explain_themselves(site):
+    """Protocol, classes, counts, source, the papers' figures (column and section), commands and plots."""
+    for kind, (name, plots, figure) in KINDS.items():
+        text = (site.parent / name).read_text()
+        for label in ("Protocol", "Background", "Signal", "Source (generated)", "Events used (generated)"):
+            assert f"<dt>{label}</dt>" in text, (kind, label)
+        assert "Reported in the papers" in text and figure in text, kind
+        assert "lhcad run --scorer" in text and "model card" in text, kind
+        for suffix in plots:
+            assert f"{name.removesuffix('.html')}{suffix}" in text, (kind, suffix)
+    assert "injections 0, 200, 400" in (site.parent / "synthres__rnd.html").read_text()
+
+
+def _screenshot_dir(tmp_path: Path) -> Path:
+    import os
+
+    out = Path(os.environ.get("LHCAD_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+@pytest.mark.timeout(300)
+def test_task_pages_of_each_kind_in_chromium(site, tmp_path):
+    """Each kind's page in Chromium: every metric cell rounded by the PDG rule, the paper column
+    filled in every row, every plot decoded by the browser; a full-page screenshot of each
+    (into $LHCAD_SCREENSHOTS when set, to look at)."""
+    browser_path = _chromium()
+    if browser_path is None:
+        pytest.skip("no chromium found (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        pytest.skip(f"Playwright for Python is not installed ({exc})")
+    shots = _screenshot_dir(tmp_path)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, headless=True, timeout=60_000,
+                                     args=["--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            for kind, (name, plots, figure) in KINDS.items():
+                page.goto((site.parent / name).as_uri())
+                page.wait_for_selector('body[data-ready="1"]')
+                titles = [t.strip() for t in page.locator("table.sortable thead th").all_inner_texts()]
+                rows = page.eval_on_selector_all("table.sortable tbody tr",
+                                                 "rows => rows.map(r => Array.from(r.cells).map(c => c.innerText.trim()))")
+                assert rows, kind
+                first_metric, seeds_at = titles.index("train/test") + 1, titles.index("seeds")
+                paper_at = titles.index("paper")
+                for row in rows:
+                    for cell in row[first_metric:seeds_at]:
+                        assert rounded_like_pdg(cell), (kind, titles, cell)
+                    assert row[paper_at], (kind, row)  # the task has a reported figure: never blank
+                assert any(figure.split(": ")[-1] in row[paper_at] for row in rows), kind
+                images = page.eval_on_selector_all(
+                    ".plots img", "imgs => imgs.map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 300])")
+                for suffix in plots:
+                    assert any(src.endswith(suffix) and ok for src, ok in images), (kind, suffix, images)
+                shot = shots / f"site-{name.removesuffix('.html')}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                assert shot.stat().st_size > 20_000
         finally:
             browser.close()

@@ -45,7 +45,7 @@ def _notes(header: list[str], rows: list[list[Any]]) -> str:
     """The table's footnotes (why a cell is n/a or a lower bound), as in the Markdown tables."""
     from benchmark.leaderboard import table_notes
 
-    notes = [_CODE.sub(r"<code>\1</code>", _esc(note)) for note in table_notes(header, rows)]
+    notes = [_code_spans(note) for note in table_notes(header, rows)]
     return "".join(f"<p class=\"note\"><small>{note}</small></p>" for note in notes)
 
 
@@ -55,9 +55,42 @@ def _table(header: list[str], rows: list[str], table_id: str) -> str:
             f"<tbody>\n{''.join(rows)}</tbody></table>")
 
 
+def _code_spans(text: str) -> str:
+    """Escaped text with Markdown code spans as <code> (footnotes, task facts)."""
+    return _CODE.sub(r"<code>\1</code>", _esc(text))
+
+
+def _intro(info: Any) -> str:
+    """What the task is: protocol, classes, source and recipe, counts used (:mod:`benchmark.taskinfo`)."""
+    items = "".join(f"<dt>{_esc(label)}</dt><dd>{_code_spans(text)}</dd>" for label, text in info.facts())
+    return f"<dl class=\"task-info\">{items}</dl>"
+
+
+def _reported(info: Any) -> str:
+    if not info.reported:
+        return "<h2>Reported in the papers</h2><p>No paper reports a figure for this task.</p>"
+    rows = [f"<tr><td>{_esc(f.method)}</td><td>{_esc(f.text())}</td><td>{_esc(f.source)}</td></tr>\n"
+            for f in info.reported]
+    return ("<h2>Reported in the papers</h2><table class=\"reported\"><thead><tr><th>method (paper)</th>"
+            f"<th>reported</th><th>source</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _commands(data: list[dict[str, Any]]) -> str:
+    """The command behind each entry (what ``lhcad reproduce`` reruns)."""
+    items = []
+    for d in data:
+        if d.get("command"):
+            label = d["scorer"] + (f" inj={d['injection']}" if d.get("injection") is not None else "")
+            items.append(f"<li><b>{_esc(label)}</b> [{_esc(d['source'])}]: <code>{_esc(d['command'])}</code></li>")
+    return ("<h2>Commands</h2><p>Each entry was produced by the command beside it; "
+            "<code>lhcad reproduce &lt;entry folder&gt;</code> reruns it from its records and compares.</p>"
+            f"<ul class=\"commands\">{''.join(items)}</ul>")
+
+
 def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = None) -> Path:
     """Write the site into ``site_dir``; returns the path of ``index.html``."""
     from benchmark.leaderboard import collect, fmt, plot_task, slug, summary_table, task_table
+    from benchmark.taskinfo import describe_task
 
     entries = list(collect(Path(results_dir)).values())
     if not entries:
@@ -105,7 +138,11 @@ def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = No
             cells.append(f"<td data-value=\"{len(rec['seeds'])}\">{len(rec['seeds'])}</td>")
             cells += [f"<td>{_esc(text)}</td>" for text in row[seeds_at + 1:]]  # model, paper, status
             prov = json.dumps(rec["provenance"], indent=1, sort_keys=True, default=str)
-            cells.append(f"<td><details><summary>provenance</summary><pre>{_esc(prov)}</pre></details></td>")
+            card = json.dumps({**rec["model_card"], "configuration": rec.get("configuration") or "defaults"},
+                              indent=1, sort_keys=True, default=str)
+            cells.append(f"<td><details><summary>model card</summary><pre>{_esc(card)}</pre></details>"
+                         f"<details><summary>command</summary><code>{_esc(rec.get('command'))}</code></details>"
+                         f"<details><summary>provenance</summary><pre>{_esc(prov)}</pre></details></td>")
             trs.append(f"<tr class=\"{'incomplete' if incomplete else 'ok'}\">{''.join(cells)}</tr>\n")
         plots = []
         if plots_dir is not None and Path(plots_dir).is_dir():
@@ -117,7 +154,9 @@ def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = No
             if p.parent.resolve() != plots_out.resolve():
                 shutil.copy2(p, plots_out / p.name)
             imgs.append(f"<img src=\"plots/{_esc(p.name)}\" alt=\"{_esc(p.stem)}\">")
-        body = (_table([*header[:-1], "status", "provenance"], trs, "task") + _notes(header, rows)
+        info = describe_task(task, [r for e in task_entries for r in e.records])
+        body = (_intro(info) + "<h2>Results</h2>" + _table([*header[:-1], "status", "details"], trs, "task")
+                + _notes(header, rows) + _reported(info) + _commands(data)
                 + f"<h2>Plots</h2><div class=\"plots\">{''.join(imgs)}</div>")
         (site_dir / f"{slug(task)}.html").write_text(_page(task, body))
     return index
