@@ -33,8 +33,11 @@ def _label(e: Any) -> str:
 
 
 def seed_curves(records: list[dict[str, Any]], grid: np.ndarray = _GRID) -> np.ndarray:
-    """eps_B of each seed's ROC at the eps_S points of ``grid`` (rows: seeds), interpolated on the
-    record's thinned curve; NaN where a record has no curve."""
+    """eps_B of each seed's ROC at the eps_S points of ``grid`` (rows: seeds): the smallest eps_B
+    the record's thinned curve reaches with at least that eps_S (a step, never an interpolation
+    below the background's resolution); NaN where fewer than the record's minimum number of
+    background events pass (``min_background_events``, the low-statistics rule of ``max_sic`` and
+    of the papers' SIC plots), and where a record has no curve."""
     rows = []
     for r in records:
         c = r.get("curves") or {}
@@ -42,8 +45,14 @@ def seed_curves(records: list[dict[str, Any]], grid: np.ndarray = _GRID) -> np.n
         if es.size < 2:
             rows.append(np.full(grid.shape, np.nan))
             continue
-        order = np.argsort(es, kind="stable")
-        rows.append(np.interp(grid, es[order], eb[order]))
+        order = np.lexsort((eb, es))
+        es, eb = es[order], eb[order]
+        nb = np.asarray(c.get("n_bkg_above", eb * float((r.get("metrics") or {}).get("n_background") or 0)), float)[order]
+        floor = float((r.get("metrics") or {}).get("min_background_events") or 1)
+        idx = np.minimum(np.searchsorted(es, grid - 1e-12, side="left"), es.size - 1)
+        row = eb[idx].copy()
+        row[(nb[idx] < floor) | (row <= 0) | (es[idx] < grid - 1e-9)] = np.nan
+        rows.append(row)
     return np.array(rows)
 
 
@@ -108,9 +117,12 @@ def _injection_plot(task: str, entries: list[Any], out_dir: Path) -> Path:
             med = np.array([np.nan if b["median"] is None else b["median"] for b in bands], float)
             lo = np.array([b.get("lo", m) if b.get("lo") is not None else m for b, m in zip(bands, med)], float)
             hi = np.array([b.get("hi", m) if b.get("hi") is not None else m for b, m in zip(bands, med)], float)
-            (line,) = ax.plot(x, med, marker="o", color=color, label=f"{scorer} [{source}]")
-            color = line.get_color()
-            ax.fill_between(x, np.minimum(lo, med), np.maximum(hi, med), color=color, alpha=0.25, linewidth=0)
+            # a single seed's bootstrap band need not contain its value: no negative bar
+            yerr = [np.maximum(0, med - lo), np.maximum(0, hi - med)]
+            bars = ax.errorbar(x, med, yerr=yerr, marker="o", capsize=3, color=color, label=f"{scorer} [{source}]")
+            color = bars.lines[0].get_color()
+            if len(x) > 1:
+                ax.fill_between(x, np.minimum(lo, med), np.maximum(hi, med), color=color, alpha=0.2, linewidth=0)
     axes[0].axhline(1.0, color="k", ls=":", label="random")
     axes[1].axhline(0.5, color="k", ls=":", label="random")
     axes[0].set(xlabel="injected signal events", ylabel="max SIC", title=f"{task}: max SIC vs injection")
@@ -142,11 +154,10 @@ def _signal_plot(task: str, entries: list[Any], out_dir: Path) -> Path | None:
         hi = np.array([np.nanpercentile(v, 84) for v in vals])
         ax.bar(x + (i - (len(per_entry) - 1) / 2) * width, med, width, label=label,
                yerr=[np.maximum(0, med - lo), np.maximum(0, hi - med)], capsize=2)
-    ax.axhline(1.0, color="k", ls=":", label="no improvement (SI = 1)")
+    ax.axhline(1.0, color="k", ls=":", label="SI = 1 (no cut)")
     ax.set_xticks(x, signals, rotation=45, ha="right", fontsize=7)
     ax.set(ylabel=r"SI$_{All}$ = max over $\epsilon_B \in \{10^{-2},10^{-3},10^{-4}\}$ of $\epsilon_S/\sqrt{\epsilon_B}$",
            title=f"{task}: significance improvement per signal (the TI inputs)")
-    ax.set_yscale("symlog", linthresh=1.0)
     return save_figure(fig, [ax], out_dir / f"{slug(task)}-ti-per-signal.png")
 
 
@@ -170,6 +181,16 @@ def plot_task(task: str, entries: list[Any], out_dir: Path, *, channel: bool | N
         if path is not None:
             written.append(path)
     return written
+
+
+#: Order of a task's plots on its pages: curves first, then the task kind's own plot.
+PLOT_ORDER = ("-roc", "-sic", "-injection", "-ti-per-signal")
+
+
+def plot_sort_key(path: Path) -> tuple[int, str]:
+    """Sort key putting a task's plot files in :data:`PLOT_ORDER`."""
+    rank = next((i for i, suffix in enumerate(PLOT_ORDER) if path.stem.endswith(suffix)), len(PLOT_ORDER))
+    return rank, path.name
 
 
 def save_figure(fig: Any, axes: list[Any], path: Path) -> Path:

@@ -90,6 +90,7 @@ def _commands(data: list[dict[str, Any]]) -> str:
 def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = None) -> Path:
     """Write the site into ``site_dir``; returns the path of ``index.html``."""
     from benchmark.leaderboard import collect, fmt, plot_task, slug, summary_table, task_table
+    from benchmark.plots import plot_sort_key
     from benchmark.taskinfo import describe_task
 
     entries = list(collect(Path(results_dir)).values())
@@ -146,14 +147,15 @@ def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = No
             trs.append(f"<tr class=\"{'incomplete' if incomplete else 'ok'}\">{''.join(cells)}</tr>\n")
         plots = []
         if plots_dir is not None and Path(plots_dir).is_dir():
-            plots = [p for p in sorted(Path(plots_dir).glob(f"{slug(task)}-*.png"))]
+            plots = sorted(Path(plots_dir).glob(f"{slug(task)}-*.png"), key=plot_sort_key)
         if not plots:
             plots = plot_task(task, task_entries, plots_out)
         imgs = []
         for p in plots:
             if p.parent.resolve() != plots_out.resolve():
                 shutil.copy2(p, plots_out / p.name)
-            imgs.append(f"<img src=\"plots/{_esc(p.name)}\" alt=\"{_esc(p.stem)}\">")
+            wide = ' class="wide"' if p.stem.endswith(("-injection", "-ti-per-signal")) else ""
+            imgs.append(f"<img src=\"plots/{_esc(p.name)}\" alt=\"{_esc(p.stem)}\"{wide}>")
         info = describe_task(task, [r for e in task_entries for r in e.records])
         body = (_intro(info) + "<h2>Results</h2>" + _table([*header[:-1], "status", "details"], trs, "task")
                 + _notes(header, rows) + _reported(info) + _commands(data)
