@@ -222,3 +222,17 @@ def test_task_pages_of_each_kind_in_chromium(site, tmp_path):
                 assert shot.stat().st_size > 20_000
         finally:
             browser.close()
+
+
+def test_run_with_leaderboard_writes_the_site_too(synth_registry, tmp_path):
+    """The README's main job (``lhcad run ... --leaderboard DIR``) leaves the HTML site in DIR/site."""
+    from benchmark.cli import main
+
+    out = tmp_path / "lb"
+    code = main(["run", "--task", "synth/unsup", "--scorer", f"{PROBES}:MassScorer", "--seeds", "1",
+                 "--results", str(tmp_path / "res"), "--leaderboard", str(out), "--no-isolation", "--no-progress",
+                 "--bootstrap", "5"])
+    assert code == 0
+    page = (out / "site" / "synth__unsup.html").read_text()
+    assert (out / "site" / "index.html").exists() and "Reported in the papers" in page
+    assert (out / "site" / "plots" / "synth__unsup-roc.png").exists()
