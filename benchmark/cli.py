@@ -1,4 +1,5 @@
-"""``lhcad``: the command line of the benchmark (list, fetch, generate, run, evaluate, export, leaderboard)."""
+"""``lhcad``: the command line of the benchmark (list, fetch, generate, run, evaluate, export, leaderboard,
+bundle, import-results)."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ examples:
   lhcad leaderboard
   lhcad fetch lhco                             # real data (needs internet or --from DIR)
   lhcad generate top --events 100000 --workers 8
+  lhcad import-results DarkMachines-UnsupervisedChallenge/data/*.csv   # challenge tables as reference rows
 
 data cache: $LHCAD_DATA, else the platform cache dir; registry: datasets.yaml (or $LHCAD_REGISTRY).
 """
@@ -169,6 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
                               "  lhcad bundle --results results --out alice-2024-06.tar.gz")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--out", type=Path, required=True, help="archive to write (.tar.gz)")
+
+    p = sub.add_parser("import-results", help="import Dark Machines challenge result tables as reference rows",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  lhcad import-results DarkMachines-UnsupervisedChallenge/data/Flow.csv\n"
+                              "  lhcad import-results my_model.csv --results results\n\n"
+                              "Files in the challenge's format (Signal,Model,Chan,AUC,1e-2,1e-3,1e-4; plain or .gz) are\n"
+                              "validated, stored under <results>/imported/darkmachines/ and shown by `lhcad leaderboard`\n"
+                              "on the Dark Machines page, labelled imported (numbers, not scores: never merged with\n"
+                              "runs). The challenge's published tables already ship with lhcad. Prints each model's\n"
+                              "total improvement (min/median/max over signals), recomputed from the rows.")
+    p.add_argument("files", nargs="+", type=Path, metavar="CSV")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--top", type=int, default=20, help="models to print, best median TI first (default 20)")
 
     p = sub.add_parser("fetch", help="download and convert a real dataset", formatter_class=_formatter,
                        epilog="examples:\n  lhcad fetch top\n  lhcad fetch lhco --mirror https://mirror.example.org/lhcad\n"
@@ -426,6 +441,20 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_results(args: argparse.Namespace) -> int:
+    from benchmark.imported import import_tables, ranking
+
+    report = import_tables(args.files, args.results)
+    for path in report["written"]:
+        print(f"wrote {path}")
+    rows = ranking({}, report["models"], complete_only=False)
+    print(f"{len(rows)} models; total improvement min / median / max over signals (* = lacks a channel):")
+    _print_table([[r["rank"], r["model"] + ("" if r["complete"] else " *"), f"{r['min']:.4g}", f"{r['median']:.4g}",
+                   f"{r['max']:.4g}", r["n_signals"]] for r in rows[:max(args.top, 0)]],
+                 ["rank", "model", "TI min", "TI median", "TI max", "signals"])
+    return 0
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     from benchmark.sources import fetch_dataset
 
@@ -455,7 +484,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "export": cmd_export,
             "leaderboard": cmd_leaderboard, "fetch": cmd_fetch, "generate": cmd_generate,
-            "bundle": cmd_bundle}
+            "bundle": cmd_bundle, "import-results": cmd_import_results}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
