@@ -42,6 +42,16 @@ PRESETS = {
     "paper": {"width": 256, "epochs": 50, "batch_size": 500, "lr": 1e-3, "patience": 4, "plateau_patience": 2},
 }
 
+#: the paper's scan (Sec. 4, Eq. 7), each point a configuration of this scorer:
+#: ``lhcad run --scorer deepset-vae --param beta=B --param w=W``
+PAPER_SCAN = {"beta": (1e-6, 1e-3, 0.1, 0.5, 0.8, 0.999, 1.0), "w": (1.0, 10.0, 100.0)}
+
+
+def scan_configurations() -> list[dict[str, float]]:
+    """The paper's beta x w grid as ``--param`` sets (beta = 1 once: w only enters the decoder)."""
+    grid = [{"beta": b, "w": w} for b in PAPER_SCAN["beta"] if b < 1.0 for w in PAPER_SCAN["w"]]
+    return grid + [{"beta": 1.0, "w": 1.0}]
+
 
 class DeepSetVAE(nn.Module):
     """Encoder phi -> FSPool -> (mu, log var); decoder [z, occupancy] -> four-vectors and type logits."""

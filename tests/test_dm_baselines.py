@@ -176,8 +176,12 @@ def test_deepset_vae_beta1_score_is_the_kl_to_the_unit_gaussian():
     assert kl_divergence(torch.zeros(1, 8), torch.zeros(1, 8)).item() == 0.0
 
 
-def test_deepset_vae_refuses_beta_outside_unit_interval():
-    from baselines.deepset_vae import DeepSetBetaVAE
+def test_deepset_vae_refuses_beta_outside_unit_interval_and_builds_every_scan_point():
+    from baselines.deepset_vae import DeepSetBetaVAE, scan_configurations
+
+    grid = scan_configurations()
+    assert len(grid) == 6 * 3 + 1 and {"beta": 0.001, "w": 10.0} in grid
+    assert all(DeepSetBetaVAE(**config).params["beta"] == config["beta"] for config in grid)
 
     with pytest.raises(ValueError, match="beta"):
         DeepSetBetaVAE(beta=1.5)
