@@ -356,19 +356,25 @@ def _check_scorers(specs: Sequence[str]) -> None:
 
 def _skip_summary(skipped: list[str]) -> list[str]:
     """One line per scorer for the task/scorer pairs skipped because the scorer lacks the task's
-    protocol (a suite pairs every scorer with every task; 48 lines would bury the run's output)."""
+    protocol or the task lacks the scorer's event arrays (a suite pairs every scorer with every
+    task; 48 lines would bury the run's output)."""
     import re
 
     by_scorer: dict[str, list[str]] = {}
+    by_arrays: dict[str, list[str]] = {}
     other = []
     for msg in skipped:
         m = re.match(r"(?P<scorer>.+?) does not support the (?P<protocol>\S+) protocol of (?P<task>\S+)$", msg)
+        n = re.match(r"(?P<scorer>.+?) needs the event arrays (?P<arrays>.+) that (?P<task>\S+) lacks$", msg)
         if m:
             by_scorer.setdefault(m["scorer"], []).append(f"{m['task']} ({m['protocol']})")
+        elif n:
+            by_arrays.setdefault(f"{n['scorer']}: not run on tasks without {n['arrays']}", []).append(n["task"])
         else:
             other.append(msg)
     lines = [f"{scorer}: not run on {', '.join(tasks)}: another protocol" if len(tasks) <= 2 else
              f"{scorer}: not run on {len(tasks)} tasks of protocols it does not support" for scorer, tasks in by_scorer.items()]
+    lines += [f"{head} ({len(tasks)} task{'s' if len(tasks) > 1 else ''})" for head, tasks in by_arrays.items()]
     return lines + other
 
 

@@ -295,3 +295,18 @@ def test_every_scorer_runs_end_to_end_on_real_chan1_with_finite_ti(real_chan1, t
     ti = record["total_improvement"]
     assert all(math.isfinite(ti[k]) for k in ("min", "median", "max")) and ti["max"] > 0
     assert record["training"]
+
+
+def test_dark_machines_scorers_are_not_planned_on_jet_tasks(tmp_path):
+    from benchmark.cli import _skip_summary
+    from benchmark.runner import jobs_for_suite, missing_arrays
+
+    assert missing_arrays("objects", ["constituents", "jets"]) == ["objects", "objects_mask", "met"]
+    assert missing_arrays("objects", ["objects", "objects_mask", "met", "weights"]) == []
+    assert missing_arrays("images", ["objects"]) == []  # other representations: as before
+    skipped: list[str] = []
+    jobs = jobs_for_suite("quick", ["deep-svdd", "hlf-gmm"], results_dir=tmp_path, seeds=1, skipped=skipped)
+    assert jobs and {j.scorer for j in jobs} == {"hlf-gmm"}  # the quick suite has jet tasks only (today)
+    lines = _skip_summary(skipped)
+    assert any(line.startswith("deep-svdd: not run on tasks without objects, objects_mask, met (") for line in lines)
+    assert len([line for line in lines if line.startswith("deep-svdd")]) == 2  # + the resonant/supervised tasks
