@@ -1,4 +1,5 @@
-"""``lhcad``: the command line of the benchmark (list, fetch, generate, run, evaluate, export, leaderboard)."""
+"""``lhcad``: the command line of the benchmark (list, fetch, generate, run, evaluate, export, leaderboard,
+bundle, import-results)."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ examples:
   lhcad leaderboard
   lhcad fetch lhco                             # real data (needs internet or --from DIR)
   lhcad generate top --events 100000 --workers 8
+  lhcad import-results DarkMachines-UnsupervisedChallenge/data/*.csv   # challenge tables as reference rows
 
 data cache: $LHCAD_DATA, else the platform cache dir; registry: datasets.yaml (or $LHCAD_REGISTRY).
 """
@@ -186,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
                               "  lhcad bundle --results results --out alice-2024-06.tar.gz")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--out", type=Path, required=True, help="archive to write (.tar.gz)")
+
+    p = sub.add_parser("import-results", help="import Dark Machines challenge result tables as reference rows",
+                       formatter_class=_formatter,
+                       epilog="examples:\n  lhcad import-results DarkMachines-UnsupervisedChallenge/data/Flow.csv\n"
+                              "  lhcad import-results my_model.csv --results results\n\n"
+                              "Files in the challenge's format (Signal,Model,Chan,AUC,1e-2,1e-3,1e-4; plain or .gz) are\n"
+                              "validated, stored under <results>/imported/darkmachines/ and shown by `lhcad leaderboard`\n"
+                              "on the Dark Machines page, labelled imported (numbers, not scores: never merged with\n"
+                              "runs). The challenge's published tables already ship with lhcad. Prints each model's\n"
+                              "total improvement (min/median/max over signals), recomputed from the rows.")
+    p.add_argument("files", nargs="+", type=Path, metavar="CSV")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--top", type=int, default=20, help="models to print, best median TI first (default 20)")
 
     p = sub.add_parser("fetch", help="download and convert a real dataset", formatter_class=_formatter,
                        epilog="examples:\n  lhcad fetch top\n  lhcad fetch lhco --mirror https://mirror.example.org/lhcad\n"
@@ -361,19 +376,25 @@ def _check_scorers(specs: Sequence[str]) -> None:
 
 def _skip_summary(skipped: list[str]) -> list[str]:
     """One line per scorer for the task/scorer pairs skipped because the scorer lacks the task's
-    protocol (a suite pairs every scorer with every task; 48 lines would bury the run's output)."""
+    protocol or the task lacks the scorer's event arrays (a suite pairs every scorer with every
+    task; 48 lines would bury the run's output)."""
     import re
 
     by_scorer: dict[str, list[str]] = {}
+    by_arrays: dict[str, list[str]] = {}
     other = []
     for msg in skipped:
         m = re.match(r"(?P<scorer>.+?) does not support the (?P<protocol>\S+) protocol of (?P<task>\S+)$", msg)
+        n = re.match(r"(?P<scorer>.+?) needs the event arrays (?P<arrays>.+) that (?P<task>\S+) lacks$", msg)
         if m:
             by_scorer.setdefault(m["scorer"], []).append(f"{m['task']} ({m['protocol']})")
+        elif n:
+            by_arrays.setdefault(f"{n['scorer']}: not run on tasks without {n['arrays']}", []).append(n["task"])
         else:
             other.append(msg)
     lines = [f"{scorer}: not run on {', '.join(tasks)}: another protocol" if len(tasks) <= 2 else
              f"{scorer}: not run on {len(tasks)} tasks of protocols it does not support" for scorer, tasks in by_scorer.items()]
+    lines += [f"{head} ({len(tasks)} task{'s' if len(tasks) > 1 else ''})" for head, tasks in by_arrays.items()]
     return lines + other
 
 
@@ -457,6 +478,20 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_results(args: argparse.Namespace) -> int:
+    from benchmark.imported import import_tables, ranking
+
+    report = import_tables(args.files, args.results)
+    for path in report["written"]:
+        print(f"wrote {path}")
+    rows = ranking({}, report["models"], complete_only=False)
+    print(f"{len(rows)} models; total improvement min / median / max over signals (* = lacks a channel):")
+    _print_table([[r["rank"], r["model"] + ("" if r["complete"] else " *"), f"{r['min']:.4g}", f"{r['median']:.4g}",
+                   f"{r['max']:.4g}", r["n_signals"]] for r in rows[:max(args.top, 0)]],
+                 ["rank", "model", "TI min", "TI median", "TI max", "signals"])
+    return 0
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     from benchmark.sources import fetch_dataset
 
@@ -486,7 +521,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "evaluate": cmd_evaluate, "export": cmd_export,
             "leaderboard": cmd_leaderboard, "fetch": cmd_fetch, "generate": cmd_generate,
-            "bundle": cmd_bundle, "reproduce": cmd_reproduce}
+            "bundle": cmd_bundle, "reproduce": cmd_reproduce, "import-results": cmd_import_results}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

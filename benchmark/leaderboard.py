@@ -422,6 +422,8 @@ def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True) -
         written += [out_dir / f"{name}.md", out_dir / f"{name}.csv", out_dir / f"{name}.json", *plot_paths]
         index_lines += [f"## [{task}]({name}.md)", "", _markdown(header, rows), ""]
         all_tasks[task] = data
+    from benchmark.challenge_board import write_challenge_ranking  # ours among the DM challenge's models
+    written += write_challenge_ranking(dark_machines_ti(entries), Path(results_dir), out_dir, index_lines)
     _write_text(out_dir / "README.md", "\n".join(index_lines))
     write_json(out_dir / "leaderboard.json", all_tasks)
     written += [out_dir / "README.md", out_dir / "leaderboard.json"]

@@ -220,6 +220,19 @@ def resume_decision(job: Job, overwrite: bool = False) -> tuple[bool, str | None
     return False, f"{why}; old result kept as {moved.name}" if moved else why
 
 
+#: event arrays a scorer's declared representation needs from a task's dataset; a suite pairs every
+#: scorer with every task, and a Dark Machines scorer (``objects``) has nothing to read in a jet
+#: dataset. Representations not listed are computed from what the dataset carries, as before.
+REPRESENTATION_ARRAYS: dict[str, tuple[str, ...]] = {"objects": ("objects", "objects_mask", "met")}
+
+
+def missing_arrays(representation: str, dataset_arrays: Sequence[str]) -> list[str]:
+    """The arrays ``representation`` needs that a dataset declaring ``dataset_arrays`` lacks
+    (nothing is missing where the dataset declares no arrays)."""
+    need = REPRESENTATION_ARRAYS.get(representation, ())
+    return [a for a in need if dataset_arrays and a not in dataset_arrays]
+
+
 def plan_jobs(
     *,
     tasks: Sequence[str],
@@ -268,6 +281,11 @@ def plan_jobs(
             if task.protocol not in info.protocols:
                 if skipped is not None:
                     skipped.append(f"{info.name} does not support the {task.protocol} protocol of {task_name}")
+                continue
+            lacking = missing_arrays(info.representation, reg.dataset(task.dataset).arrays)
+            if lacking:
+                if skipped is not None:
+                    skipped.append(f"{info.name} needs the event arrays {', '.join(lacking)} that {task_name} lacks")
                 continue
             if task.protocol == "resonant":
                 assert task.resonant is not None
