@@ -184,9 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_formatter,
                        epilog="examples:\n  lhcad generate top --events 100000 --workers 8\n"
                               "  lhcad generate lhco --events 500000 --workers 16 --seed 7\n"
-                              "  lhcad generate top --validate                 # plots comparing classes")
+                              "  lhcad generate top --validate                 # plots comparing classes\n"
+                              "  lhcad generate darkmachines --channel chan1 --events 20000 --signal-events 5000 --workers 8")
     p.add_argument("dataset")
-    p.add_argument("--events", type=POSITIVE_INT, help="events per class (default 10000; with --validate alone: none)")
+    p.add_argument("--events", type=POSITIVE_INT, help="events per class (default 10000; with --validate alone: none); "
+                   "darkmachines: background events of the channel (its SM processes mixed by cross section)")
+    p.add_argument("--channel", help="darkmachines only: the channel to generate (chan1)")
+    p.add_argument("--signal-events", type=POSITIVE_INT, help="darkmachines only: events per signal (default: --events)")
     p.add_argument("--workers", type=POSITIVE_INT, default=1)
     p.add_argument("--seed", type=int, help="override the recipe seed")
     p.add_argument("--out", type=Path, help="output folder (default: the cache)")
@@ -439,7 +443,18 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from benchmark.generate import generate_dataset, validate_dataset
 
-    if args.events is not None or not args.validate:
+    if (args.channel or args.signal_events) and args.dataset != "darkmachines":
+        raise SystemExit("--channel and --signal-events are for `lhcad generate darkmachines` only")
+    if args.dataset == "darkmachines" and (args.events is not None or not args.validate):
+        from benchmark.generate.dm_samples import generate_channel
+
+        if not args.channel:
+            raise SystemExit("lhcad generate darkmachines needs --channel (chan1)")
+        paths = generate_channel(args.channel, args.events or 10000, signal_events=args.signal_events,
+                                 out_dir=args.out, workers=args.workers, seed=args.seed)
+        for cls, path in paths.items():
+            print(f"{args.dataset}:{cls} -> {path}")
+    elif args.events is not None or not args.validate:
         paths = generate_dataset(args.dataset, args.events or 10000, out_dir=args.out, workers=args.workers,
                                  seed=args.seed)
         for cls, path in paths.items():

@@ -145,7 +145,7 @@ def job_identity(job: Job, scorer: Any = None) -> dict[str, Any]:
     the bootstrap count. Resume and the leaderboard compare these; a result stores them."""
     from benchmark.data import class_path
 
-    task = load_registry().task(job.task)
+    task = load_registry().task(job.task, job.source)
     scorer = scorer if scorer is not None else load_scorer(job.scorer, job.params, job.preset)
     refs = sorted({(r.dataset, r.name) for r in (*task.background, *task.signal)})
     identity: dict[str, Any] = {
@@ -252,6 +252,7 @@ def plan_jobs(
     for task_name in tasks:
         task = reg.task(task_name)
         if source in reg.dataset(task.dataset).sources:
+            task = reg.task(task_name, source)
             inj = (list(injections or [task.resonant.default_injection]) if task.resonant else [])
             check_sizes(task, source, sizes, inj)
     jobs: list[Job] = []
@@ -295,7 +296,7 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
     """
     log = log or (lambda msg: None)
     reg = load_registry()
-    task: TaskSpec = reg.task(job.task)
+    task: TaskSpec = reg.task(job.task, job.source)
     device = resolve_device(job.device)  # here, on the worker: its GPUs, not the submitter's
     timings: dict[str, float] = {}
     started = now()
