@@ -191,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "darkmachines: background events of the channel (its SM processes mixed by cross section)")
     p.add_argument("--channel", help="darkmachines only: the channel to generate (chan1)")
     p.add_argument("--signal-events", type=POSITIVE_INT, help="darkmachines only: events per signal (default: --events)")
+    p.add_argument("--real", type=Path, help="darkmachines --validate: folder of real challenge CSV files of the channel "
+                   "to compare with (KS distance per observable)")
     p.add_argument("--workers", type=POSITIVE_INT, default=1)
     p.add_argument("--seed", type=int, help="override the recipe seed")
     p.add_argument("--out", type=Path, help="output folder (default: the cache)")
@@ -276,6 +278,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tasks, source = list(suite.tasks), args.source or suite.source or "generated"
         seeds: Any = args.seed_list or (args.seeds if args.seeds is not None else suite.seeds)
         sizes = {**suite.sizes, **_sizes(args)}
+        task_sizes = {} if _sizes(args) else suite.task_sizes  # explicit --train/--test-size win
         injections = args.injections or list(suite.injections) or None
         scorers = args.scorer or suite_scorers(suite)
         preset = args.preset or suite.preset
@@ -285,6 +288,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tasks, source = args.task, args.source or "generated"
         seeds = args.seed_list or (args.seeds if args.seeds is not None else 1)
         sizes, injections, scorers = _sizes(args), args.injections, args.scorer
+        task_sizes = {}
         preset = args.preset
         for t in tasks:
             reg.task(t)
@@ -292,7 +296,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     skipped: list[str] = []
     jobs = plan_jobs(tasks=tasks, scorers=scorers, seeds=seeds, source=source, results_dir=args.results,
                      injections=injections, params=params, device=device, sizes=sizes, n_boot=args.bootstrap,
-                     skipped=skipped, preset=preset)
+                     skipped=skipped, preset=preset, task_sizes=task_sizes)
     for line in _skip_summary(skipped):
         print(f"skip: {line}", file=sys.stderr)
     if not jobs:
@@ -459,6 +463,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                  seed=args.seed)
         for cls, path in paths.items():
             print(f"{args.dataset}:{cls} -> {path}")
+    if args.validate and args.dataset == "darkmachines":
+        from benchmark.generate.dm_validate import format_report, validate_channel
+        from benchmark.store import dataset_dir
+
+        if not (args.channel and args.real):
+            raise SystemExit("lhcad generate darkmachines --validate needs --channel and --real DIR (real CSV files)")
+        report = validate_channel(args.out or dataset_dir(args.dataset, "generated"), args.real, args.plots, args.channel)
+        print(format_report(report) or f"no generated class of {args.channel} has a real counterpart in {args.real}")
+        return 0
     if args.validate:
         from benchmark.store import dataset_dir
 

@@ -188,6 +188,8 @@ class SuiteSpec:
     tasks: tuple[str, ...]
     source: str | None = None
     sizes: dict[str, float] = field(default_factory=dict)
+    #: per-task sizes that replace ``sizes`` for that task (a task whose shipped sample is small)
+    task_sizes: dict[str, dict[str, float]] = field(default_factory=dict)
     injections: tuple[int, ...] = ()
     seeds: int = 1
     scorers: tuple[str, ...] = ()
@@ -476,7 +478,8 @@ def _parse_limits(r: _Reader, block: dict[str, Any], where: str) -> dict[str, fl
 def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, TaskSpec]) -> SuiteSpec:
     where = f"suites.{name}"
     block = r.mapping(block, where)
-    r.no_extra(block, {"description", "tasks", "source", "sizes", "injections", "seeds", "scorers", "preset"}, where)
+    r.no_extra(block, {"description", "tasks", "source", "sizes", "task_sizes", "injections", "seeds", "scorers",
+                       "preset"}, where)
     names = r.required(block, "tasks", where, list)
     for i, tname in enumerate(names):
         if tname not in tasks:
@@ -490,11 +493,23 @@ def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, 
         tasks=tuple(names),
         source=source,
         sizes={k: float(v) for k, v in r.optional(block, "sizes", where, dict, {}).items()},
+        task_sizes=_parse_task_sizes(r, block, where, names),
         injections=tuple(int(x) for x in r.optional(block, "injections", where, list, [])),
         seeds=int(r.optional(block, "seeds", where, int, 1)),
         scorers=tuple(str(x) for x in r.optional(block, "scorers", where, list, [])),
         preset=r.optional(block, "preset", where, str, None),
     )
+
+
+def _parse_task_sizes(r: _Reader, block: dict[str, Any], where: str, names: list[str]) -> dict[str, dict[str, float]]:
+    out = {}
+    for tname, sizes in r.optional(block, "task_sizes", where, dict, {}).items():
+        if tname not in names:
+            raise r.fail(f"{where}.task_sizes", f"{tname!r} is not one of the suite's tasks")
+        sizes = r.mapping(sizes, f"{where}.task_sizes.{tname}")
+        r.no_extra(sizes, {"train", "test"}, f"{where}.task_sizes.{tname}")
+        out[tname] = {k: float(v) for k, v in sizes.items()}
+    return out
 
 
 def default_registry_path() -> Path:

@@ -234,6 +234,7 @@ def plan_jobs(
     n_boot: int = 200,
     skipped: list[str] | None = None,
     preset: str | None = None,
+    task_sizes: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[Job]:
     """Expand the request into jobs; task/scorer pairs whose protocol the scorer lacks are skipped.
 
@@ -241,6 +242,7 @@ def plan_jobs(
     to one scorer, a bare ``key`` to the scorers that declare it); ``preset`` applies to scorers
     that offer presets. Resonant tasks get one job per injection (default: the task's registered
     default injection). Skipped pairs are appended to ``skipped`` as messages (they are not failures).
+    ``task_sizes`` replaces ``sizes`` for the tasks it names (a suite's ``task_sizes``).
     Sizes are checked against every class file first (:func:`benchmark.tasks.check_sizes`), so a
     request a source cannot supply fails before any job starts; each job carries its identity.
     """
@@ -249,12 +251,16 @@ def plan_jobs(
     if not seed_list:
         raise ValueError("no seed to run: --seeds must be >= 1 (or give --seed-list)")
     routed = route_params(scorers, params or {})
+
+    def sizes_of(task_name: str) -> dict[str, float]:
+        return {**(sizes or {}), **((task_sizes or {}).get(task_name) or {})}
+
     for task_name in tasks:
         task = reg.task(task_name)
         if source in reg.dataset(task.dataset).sources:
             task = reg.task(task_name, source)
             inj = (list(injections or [task.resonant.default_injection]) if task.resonant else [])
-            check_sizes(task, source, sizes, inj)
+            check_sizes(task, source, sizes_of(task_name), inj)
     jobs: list[Job] = []
     for scorer in scorers:
         own_params = routed[scorer]
@@ -278,7 +284,7 @@ def plan_jobs(
             for inj in inj_list:
                 for seed in seed_list:
                     job = Job(task_name, scorer, source, seed, str(results_dir), inj, dict(own_params),
-                              device, dict(sizes or {}), n_boot, own_preset)
+                              device, sizes_of(task_name), n_boot, own_preset)
                     jobs.append(replace(job, identity=job_identity(job, instance)))
     return jobs
 
@@ -462,7 +468,7 @@ def jobs_for_suite(suite_name: str, scorers: Sequence[str] | None = None, *, res
                      seeds=seeds if seeds is not None else suite.seeds,
                      source=source or suite.source or "generated", results_dir=results_dir,
                      injections=suite.injections or None, params=params, device=device, sizes=suite.sizes,
-                     skipped=skipped, n_boot=n_boot, preset=preset or suite.preset)
+                     skipped=skipped, n_boot=n_boot, preset=preset or suite.preset, task_sizes=suite.task_sizes)
 
 
 def suite_scorers(suite: Any) -> list[str]:

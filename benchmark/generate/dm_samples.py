@@ -173,5 +173,37 @@ def generate_channel(channel: str, events: int, *, signal_events: int | None = N
     return out
 
 
-__all__ = ["generate_channel", "mix_background", "mixture_counts", "mixture_order", "finalise_signal",
+def regenerate_rows(meta: Mapping[str, Any], cls: str, n_rows: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(row positions, arrays) that regenerating a written class from its recipe and seed must match.
+
+    A signal's first ``n_rows`` rows are chunk 0's (weights as finalised). For the background
+    mixture, the first ``n_rows`` rows of every process (chunk 0 of its class) are regenerated and
+    the positions where the mixture put them are returned.
+    """
+    from benchmark.generate.pythia import generate_chunk
+
+    seed = int(meta["seed"])
+    if "mixture" not in meta:
+        res = generate_chunk(DARKMACHINES, cls, 0, n_rows, seed)
+        arrays = dict(res.arrays, weights=np.full(len(res.arrays["weights"]), meta["weight_pb_per_event"]))
+        return np.arange(n_rows), arrays
+    channel = meta["channel"]
+    procs = meta["mixture"]["processes"]
+    counts = {p: int(v["rows"]) for p, v in procs.items()}
+    proc, row = mixture_order(counts, seed, channel)
+    positions, pieces = [], []
+    for i, p in enumerate(counts):
+        k = min(n_rows, counts[p])
+        if not k:
+            continue
+        res = generate_chunk(DARKMACHINES, f"{channel}/{p}", 0, k, seed)
+        where = np.flatnonzero((proc == i) & (row < k))
+        positions.append(where)
+        pieces.append({name: arr[row[where]] for name, arr in res.arrays.items()})
+    arrays = {name: np.concatenate([pc[name] for pc in pieces]) for name in pieces[0]}
+    arrays["weights"] = np.full(len(arrays["weights"]), meta["expected_events"] / meta["n_events"])
+    return np.concatenate(positions), arrays
+
+
+__all__ = ["regenerate_rows", "generate_channel", "mix_background", "mixture_counts", "mixture_order", "finalise_signal",
            "selected_sigma_pb"]

@@ -634,18 +634,20 @@ def sample_manifest(samples_dir: Path = SAMPLES_DIR) -> dict[str, Any]:
 
     datasets: dict[str, Any] = {}
     total = 0
-    for path in sorted(Path(samples_dir).glob("*/*.h5")):
+    for path in sorted(Path(samples_dir).glob("*/**/*.h5")):  # <dataset>/<class>.h5, class may hold a '/'
+        rel = path.relative_to(samples_dir)
+        dataset, cls = rel.parts[0], rel.relative_to(rel.parts[0]).with_suffix("").as_posix()
         with h5py.File(path, "r") as f:
             meta = json.loads(f.attrs.get("meta", "{}"))
             n = int(f["event_id"].shape[0])
         size = path.stat().st_size
         total += size
-        entry = datasets.setdefault(path.parent.name, {
+        entry = datasets.setdefault(dataset, {
             "recipe": meta.get("recipe"), "recipe_version": meta.get("recipe_version"),
             "source_version": meta.get("source_version"), "seed": meta.get("seed"),
             "chunk_size": meta.get("chunk_size"), "versions": meta.get("versions"), "classes": {}})
-        entry["classes"][path.stem] = {
-            "file": f"{path.parent.name}/{path.name}", "n_events": n, "bytes": size,
+        entry["classes"][cls] = {
+            "file": rel.as_posix(), "n_events": n, "bytes": size,
             "sha256": file_checksum(path), "n_generated": meta.get("n_generated"),
             "efficiency": meta.get("efficiency"), "sigma_gen_mb": meta.get("sigma_gen_mb"),
             "recipe_fingerprint": meta.get("recipe_fingerprint"),
