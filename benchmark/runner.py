@@ -220,6 +220,11 @@ def resume_decision(job: Job, overwrite: bool = False) -> tuple[bool, str | None
     return False, f"{why}; old result kept as {moved.name}" if moved else why
 
 
+#: scorer representations built from jets and their constituents: events stored as reconstructed
+#: objects (Dark Machines) have none, so such a scorer is skipped on those tasks, not failed
+JET_REPRESENTATIONS = frozenset({"constituents", "images", "efp", "jets", "nsubjettiness", "jet_observables"})
+
+
 def plan_jobs(
     *,
     tasks: Sequence[str],
@@ -275,6 +280,11 @@ def plan_jobs(
             if task.protocol not in info.protocols:
                 if skipped is not None:
                     skipped.append(f"{info.name} does not support the {task.protocol} protocol of {task_name}")
+                continue
+            if task.representation == "objects" and info.representation in JET_REPRESENTATIONS:
+                if skipped is not None:
+                    skipped.append(f"{info.name} reads {info.representation}, which the object-level events of "
+                                   f"{task_name} do not have")
                 continue
             if task.protocol == "resonant":
                 assert task.resonant is not None

@@ -258,3 +258,24 @@ def test_real_chan1_observables_satisfy_the_channel_cuts():
         # our reading of the cuts agrees with the real files (H_T from the stored jets)
         assert (obs["met"] >= 200).all() and (obs["ht"] >= 599.9).all() and (obs["jet4_pt"] >= 50).all()
         assert dm.channel_mask(arrays["objects"], arrays["objects_mask"], arrays["met"] + 1e-3, "chan1").mean() > 0.99
+
+
+def test_quick_suite_plans_chan1_at_its_own_sizes(tmp_path):
+    _sample("background")
+    from benchmark.runner import jobs_for_suite
+
+    jobs = jobs_for_suite("quick", ["hlf-gmm"], results_dir=tmp_path, seeds=1)
+    sizes = {j.task: j.sizes for j in jobs}
+    assert sizes["darkmachines/chan1"] == {"train": 0.8, "test": 0.2}
+    assert sizes["top/qcd-vs-top"] == {"train": 1500.0, "test": 1000.0}
+
+
+def test_jet_scorers_are_skipped_on_object_tasks(tmp_path):
+    _sample("background")
+    from benchmark.runner import plan_jobs
+
+    skipped: list[str] = []
+    jobs = plan_jobs(tasks=["darkmachines/chan1"], scorers=["hlf-gmm", "jet-mass"], seeds=1, source="generated",
+                     results_dir=tmp_path, sizes={"train": 0.8, "test": 0.2}, skipped=skipped)
+    assert [j.scorer for j in jobs] == ["hlf-gmm"]
+    assert any("jet-mass reads jets" in s for s in skipped)
