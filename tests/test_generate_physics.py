@@ -51,10 +51,14 @@ def test_shipped_counts_are_enough_for_the_quick_suite():
             assert entry["n_events"] >= 2500, (dataset, cls)
     assert manifest["lhco"]["classes"]["background"]["n_events"] >= 6000
     assert manifest["lhco"]["classes"]["signal"]["n_events"] >= 2000
-    # darkmachines/chan1 runs at fractions (suites.quick.task_sizes): 20 % of the background tests
+    # darkmachines/chan1 runs at fractions (suites.quick.task_sizes)
+    from benchmark.registry import load_registry
+    from benchmark.tasks import MIN_TEST_EVENTS
+
+    test_fraction = load_registry().suite("quick").task_sizes["darkmachines/chan1"]["test"]
     dm = manifest["darkmachines"]["classes"]
-    assert 0.2 * dm["chan1/background"]["n_events"] >= 50  # benchmark.tasks.MIN_TEST_EVENTS
-    assert min(dm[c]["n_events"] for c in dm if c != "chan1/background") >= 100
+    assert int(test_fraction * dm["chan1/background"]["n_events"]) >= MIN_TEST_EVENTS
+    assert min(dm[c]["n_events"] for c in dm if c != "chan1/background") >= MIN_TEST_EVENTS
 
 
 def test_shipped_files_are_canonical():

@@ -153,14 +153,18 @@ def generate_channel(channel: str, events: int, *, signal_events: int | None = N
     files = generate_dataset(DATASET, pilot_rows, **common)
     sigmas = {c.split("/", 1)[1]: selected_sigma_pb(_read_meta(files[c])) for c in bkg_classes}
     counts = mixture_counts(sigmas, events)
-    need = {f"{channel}/{p}": max(n, pilot_rows[f"{channel}/{p}"]) for p, n in counts.items()}
+
+    def whole_chunks(n: int) -> int:  # full chunks only, so that a later, larger request reuses them all
+        return -(-n // chunk_size) * chunk_size
+
+    need = {f"{channel}/{p}": max(whole_chunks(n), pilot_rows[f"{channel}/{p}"]) for p, n in counts.items()}
     files = generate_dataset(DATASET, need, **common)
     # the cross sections of the full samples fix the final composition (counts never exceed the rows made)
     sigmas = {c.split("/", 1)[1]: selected_sigma_pb(_read_meta(files[c])) for c in bkg_classes}
     counts = mixture_counts(sigmas, events)
     short = {p: n for p, n in counts.items() if n > need[f"{channel}/{p}"]}
     if short:
-        more = {f"{channel}/{p}": n for p, n in short.items()}
+        more = {f"{channel}/{p}": whole_chunks(n) for p, n in short.items()}
         files.update(generate_dataset(DATASET, {**need, **more}, **common))
     out: dict[str, Path] = {}
     out[f"{channel}/background"] = mix_background(
