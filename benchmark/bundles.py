@@ -175,7 +175,7 @@ def verify_result(name: str, record: dict[str, Any], scores_bytes: bytes) -> Non
     job = record.get("job") or {}
     reg = load_registry()
     try:
-        task = reg.task(job["task"])
+        task = reg.task(job["task"], job.get("source"))
     except KeyError as exc:
         raise BundleError(f"{name}: unknown task {job.get('task')!r}") from exc
     if job.get("task_version") != task.version:
@@ -303,7 +303,7 @@ def _maintainer_problem(bundle: Path) -> str | None:
             continue
         try:
             job = loads_json(data)["job"]
-            task = reg.task(job["task"])
+            task = reg.task(job["task"], job.get("source"))
         except (ValueError, KeyError, TypeError):
             continue
         for ref in (*task.background, *task.signal):

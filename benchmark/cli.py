@@ -216,9 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_formatter,
                        epilog="examples:\n  lhcad generate top --events 100000 --workers 8\n"
                               "  lhcad generate lhco --events 500000 --workers 16 --seed 7\n"
-                              "  lhcad generate top --validate                 # plots comparing classes")
+                              "  lhcad generate top --validate                 # plots comparing classes\n"
+                              "  lhcad generate darkmachines --channel chan1 --events 20000 --signal-events 5000 --workers 8")
     p.add_argument("dataset")
-    p.add_argument("--events", type=POSITIVE_INT, help="events per class (default 10000; with --validate alone: none)")
+    p.add_argument("--events", type=POSITIVE_INT, help="events per class (default 10000; with --validate alone: none); "
+                   "darkmachines: background events of the channel (its SM processes mixed by cross section)")
+    p.add_argument("--channel", help="darkmachines only: the channel to generate (chan1)")
+    p.add_argument("--signal-events", type=POSITIVE_INT, help="darkmachines only: events per signal (default: --events)")
+    p.add_argument("--real", type=Path, help="darkmachines --validate: folder of real challenge CSV files of the channel "
+                   "to compare with (KS distance per observable)")
     p.add_argument("--workers", type=POSITIVE_INT, default=1)
     p.add_argument("--seed", type=int, help="override the recipe seed")
     p.add_argument("--out", type=Path, help="output folder (default: the cache)")
@@ -304,6 +310,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tasks, source = list(suite.tasks), args.source or suite.source or "generated"
         seeds: Any = args.seed_list or (args.seeds if args.seeds is not None else suite.seeds)
         sizes = {**suite.sizes, **_sizes(args)}
+        task_sizes = {} if _sizes(args) else suite.task_sizes  # explicit --train/--test-size win
         injections = args.injections or list(suite.injections) or None
         scorers = args.scorer or suite_scorers(suite)
         preset = args.preset or suite.preset
@@ -313,6 +320,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tasks, source = args.task, args.source or "generated"
         seeds = args.seed_list or (args.seeds if args.seeds is not None else 1)
         sizes, injections, scorers = _sizes(args), args.injections, args.scorer
+        task_sizes = {}
         preset = args.preset
         for t in tasks:
             reg.task(t)
@@ -320,7 +328,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     skipped: list[str] = []
     jobs = plan_jobs(tasks=tasks, scorers=scorers, seeds=seeds, source=source, results_dir=args.results,
                      injections=injections, params=params, device=device, sizes=sizes, n_boot=args.bootstrap,
-                     skipped=skipped, preset=preset)
+                     skipped=skipped, preset=preset, task_sizes=task_sizes)
     for line in _skip_summary(skipped):
         print(f"skip: {line}", file=sys.stderr)
     if not jobs:
@@ -505,11 +513,31 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from benchmark.generate import generate_dataset, validate_dataset
 
-    if args.events is not None or not args.validate:
+    if (args.channel or args.signal_events) and args.dataset != "darkmachines":
+        raise SystemExit("--channel and --signal-events are for `lhcad generate darkmachines` only")
+    if args.dataset == "darkmachines" and (args.events is not None or not args.validate):
+        from benchmark.generate.dm_samples import generate_channel
+
+        if not args.channel:
+            raise SystemExit("lhcad generate darkmachines needs --channel (chan1)")
+        paths = generate_channel(args.channel, args.events or 10000, signal_events=args.signal_events,
+                                 out_dir=args.out, workers=args.workers, seed=args.seed)
+        for cls, path in paths.items():
+            print(f"{args.dataset}:{cls} -> {path}")
+    elif args.events is not None or not args.validate:
         paths = generate_dataset(args.dataset, args.events or 10000, out_dir=args.out, workers=args.workers,
                                  seed=args.seed)
         for cls, path in paths.items():
             print(f"{args.dataset}:{cls} -> {path}")
+    if args.validate and args.dataset == "darkmachines":
+        from benchmark.generate.dm_validate import format_report, validate_channel
+        from benchmark.store import dataset_dir
+
+        if not (args.channel and args.real):
+            raise SystemExit("lhcad generate darkmachines --validate needs --channel and --real DIR (real CSV files)")
+        report = validate_channel(args.out or dataset_dir(args.dataset, "generated"), args.real, args.plots, args.channel)
+        print(format_report(report) or f"no generated class of {args.channel} has a real counterpart in {args.real}")
+        return 0
     if args.validate:
         from benchmark.store import dataset_dir
 

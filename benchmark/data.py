@@ -65,7 +65,7 @@ def available_sources(dataset: str) -> dict[str, bool]:
     status = {}
     for source in spec.sources:
         try:
-            for cls in spec.classes:
+            for cls in spec.sources[source].classes or spec.classes:  # a source may hold a few classes
                 class_path(dataset, cls, source)
             status[source] = True
         except DataMissingError:

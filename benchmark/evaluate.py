@@ -27,7 +27,7 @@ def export_task(*, task: str, out: Path, seed: int = 0, injection: int | None = 
     """Write ``/train`` and ``/test`` event groups (no labels) of one task seed to one HDF5 file."""
     import h5py
 
-    spec = load_registry().task(task)
+    spec = load_registry().task(task, source)
     data = build_task_data(spec, source, seed, injection=injection, sizes=sizes)
     with atomic_write(out, "path") as tmp:
         with h5py.File(tmp, "w") as f:
@@ -151,7 +151,7 @@ def evaluate_file(*, task: str, scores: Path, name: str, seed: int = 0, injectio
     from benchmark.store import file_checksum
     from benchmark.tasks import task_sizes
 
-    spec = load_registry().task(task)
+    spec = load_registry().task(task, source)
     key = JobKey(task, name, source, seed, injection if spec.protocol == "resonant" else None)
     target = key.result_path(results_dir)
     if target.exists() and not overwrite:

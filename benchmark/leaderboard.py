@@ -317,6 +317,18 @@ def dark_machines_ti(entries: list[Entry]) -> dict[tuple[str, str], dict[str, An
     for name, task in reg.tasks.items():
         if task.channel and task.dataset == "darkmachines":
             expected[name] = [(task.channel, ref.name.split("/", 1)[1]) for ref in task.signal]
+
+    def expected_for(source: str) -> list[tuple[str, str]]:
+        """(channel, signal) pairs the source holds (a generated look-alike may hold a few)."""
+        pairs = []
+        for name in expected:
+            try:
+                task = reg.task(name, source)
+            except (ValueError, KeyError):
+                continue  # the source holds no class of this channel
+            pairs.extend((task.channel, ref.name.split("/", 1)[1]) for ref in task.signal)
+        return pairs
+
     grouped: dict[tuple[str, str], dict[tuple[str, str], list[float]]] = defaultdict(lambda: defaultdict(list))
     for e in entries:
         if e.task not in expected:
@@ -328,10 +340,9 @@ def dark_machines_ti(entries: list[Entry]) -> dict[tuple[str, str], dict[str, An
                 if m.get("si_all") is not None:
                     grouped[(e.scorer, e.source)][(channel, signal)].append(float(m["si_all"]))
     out = {}
-    all_pairs = [pair for pairs in expected.values() for pair in pairs]
     for key, per_pair in grouped.items():
         si = {pair: float(np.median(v)) for pair, v in per_pair.items()}
-        out[key] = M.total_improvement(si, expected=all_pairs)
+        out[key] = M.total_improvement(si, expected=expected_for(key[1]))
     return out
 
 

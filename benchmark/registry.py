@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,9 @@ class SourceSpec:
     recipe: str | None = None
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the classes this source holds, where it holds only some of the dataset's (a generated
+    #: look-alike of a few signals); ``None``: all of them
+    classes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,8 @@ class SuiteSpec:
     tasks: tuple[str, ...]
     source: str | None = None
     sizes: dict[str, float] = field(default_factory=dict)
+    #: per-task sizes that replace ``sizes`` for that task (a task whose shipped sample is small)
+    task_sizes: dict[str, dict[str, float]] = field(default_factory=dict)
     injections: tuple[int, ...] = ()
     seeds: int = 1
     scorers: tuple[str, ...] = ()
@@ -203,10 +208,27 @@ class Registry:
             raise unknown_name("dataset", name, list(self.datasets))
         return self.datasets[name]
 
-    def task(self, name: str) -> TaskSpec:
+    def task(self, name: str, source: str | None = None) -> TaskSpec:
+        """Task ``name``; with ``source``, its classes restricted to those that source holds."""
         if name not in self.tasks:
             raise unknown_name("task", name, list(self.tasks))
-        return self.tasks[name]
+        task = self.tasks[name]
+        return task if source is None else self._restrict(task, source)
+
+    def _restrict(self, task: TaskSpec, source: str) -> TaskSpec:
+        def held(ref: ClassRef) -> bool:
+            src = self.datasets[ref.dataset].sources.get(source)
+            return src is None or src.classes is None or ref.name in src.classes
+
+        background = tuple(r for r in task.background if held(r))
+        signal = tuple(r for r in task.signal if held(r))
+        if (background, signal) == (task.background, task.signal):
+            return task
+        if not background or not signal:
+            missing = "background" if not background else "signal"
+            raise ValueError(f"task {task.name}: the {source!r} source holds no {missing} class of it "
+                             f"(datasets.yaml lists the classes each source holds under 'classes')")
+        return replace(task, background=background, signal=signal)
 
     def suite(self, name: str) -> SuiteSpec:
         if name not in self.suites:
@@ -260,7 +282,8 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 
 def _parse_source(r: _Reader, kind: str, block: dict[str, Any], where: str) -> SourceSpec:
-    known = {"version", "format", "files", "zenodo", "mirrors", "splits", "recipe", "seed", "settings", "selection", "notes"}
+    known = {"version", "format", "files", "zenodo", "mirrors", "splits", "recipe", "seed", "settings", "selection", "notes",
+             "classes"}
     files = []
     for i, item in enumerate(r.optional(block, "files", where, list, [])):
         fw = f"{where}.files[{i}]"
@@ -288,6 +311,7 @@ def _parse_source(r: _Reader, kind: str, block: dict[str, Any], where: str) -> S
         recipe=r.optional(block, "recipe", where, str, None),
         seed=r.optional(block, "seed", where, int, None),
         extra=extra,
+        classes=tuple(r.optional(block, "classes", where, list, [])) if "classes" in block else None,
     )
 
 
@@ -308,6 +332,9 @@ def _parse_dataset(r: _Reader, name: str, block: dict[str, Any]) -> DatasetSpec:
         if skind not in SOURCES:
             raise r.fail(f"{where}.sources", f"unknown source {skind!r}; sources are {SOURCES}")
         sources[skind] = _parse_source(r, skind, r.mapping(sblock, f"{where}.sources.{skind}"), f"{where}.sources.{skind}")
+        for c in sources[skind].classes or ():
+            if c not in classes:
+                raise r.fail(f"{where}.sources.{skind}.classes", str(unknown_name(f"class of {name}", c, list(classes)).args[0]))
     return DatasetSpec(
         name=name,
         title=r.required(block, "title", where, str),
@@ -451,7 +478,8 @@ def _parse_limits(r: _Reader, block: dict[str, Any], where: str) -> dict[str, fl
 def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, TaskSpec]) -> SuiteSpec:
     where = f"suites.{name}"
     block = r.mapping(block, where)
-    r.no_extra(block, {"description", "tasks", "source", "sizes", "injections", "seeds", "scorers", "preset"}, where)
+    r.no_extra(block, {"description", "tasks", "source", "sizes", "task_sizes", "injections", "seeds", "scorers",
+                       "preset"}, where)
     names = r.required(block, "tasks", where, list)
     for i, tname in enumerate(names):
         if tname not in tasks:
@@ -465,11 +493,23 @@ def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, 
         tasks=tuple(names),
         source=source,
         sizes={k: float(v) for k, v in r.optional(block, "sizes", where, dict, {}).items()},
+        task_sizes=_parse_task_sizes(r, block, where, names),
         injections=tuple(int(x) for x in r.optional(block, "injections", where, list, [])),
         seeds=int(r.optional(block, "seeds", where, int, 1)),
         scorers=tuple(str(x) for x in r.optional(block, "scorers", where, list, [])),
         preset=r.optional(block, "preset", where, str, None),
     )
+
+
+def _parse_task_sizes(r: _Reader, block: dict[str, Any], where: str, names: list[str]) -> dict[str, dict[str, float]]:
+    out = {}
+    for tname, sizes in r.optional(block, "task_sizes", where, dict, {}).items():
+        if tname not in names:
+            raise r.fail(f"{where}.task_sizes", f"{tname!r} is not one of the suite's tasks")
+        sizes = r.mapping(sizes, f"{where}.task_sizes.{tname}")
+        r.no_extra(sizes, {"train", "test"}, f"{where}.task_sizes.{tname}")
+        out[tname] = {k: float(v) for k, v in sizes.items()}
+    return out
 
 
 def default_registry_path() -> Path:

@@ -145,7 +145,7 @@ def job_identity(job: Job, scorer: Any = None) -> dict[str, Any]:
     the bootstrap count. Resume and the leaderboard compare these; a result stores them."""
     from benchmark.data import class_path
 
-    task = load_registry().task(job.task)
+    task = load_registry().task(job.task, job.source)
     scorer = scorer if scorer is not None else load_scorer(job.scorer, job.params, job.preset)
     refs = sorted({(r.dataset, r.name) for r in (*task.background, *task.signal)})
     identity: dict[str, Any] = {
@@ -220,10 +220,17 @@ def resume_decision(job: Job, overwrite: bool = False) -> tuple[bool, str | None
     return False, f"{why}; old result kept as {moved.name}" if moved else why
 
 
-#: event arrays a scorer's declared representation needs from a task's dataset; a suite pairs every
-#: scorer with every task, and a Dark Machines scorer (``objects``) has nothing to read in a jet
-#: dataset. Representations not listed are computed from what the dataset carries, as before.
-REPRESENTATION_ARRAYS: dict[str, tuple[str, ...]] = {"objects": ("objects", "objects_mask", "met")}
+#: event arrays a scorer's declared representation needs from a task's dataset. A suite pairs every
+#: scorer with every task: a Dark Machines scorer (``objects``) has nothing to read in a jet dataset,
+#: and a jet scorer (images, EFPs, jet masses...) nothing in the object-level Dark Machines events, so
+#: either is skipped there, not failed. Representations not listed (``highlevel``) are computed from
+#: whatever the dataset carries.
+_JET_ARRAYS = ("constituents", "constituents_mask")
+REPRESENTATION_ARRAYS: dict[str, tuple[str, ...]] = {
+    "objects": ("objects", "objects_mask", "met"),
+    **{jet_rep: _JET_ARRAYS for jet_rep in
+       ("constituents", "images", "efp", "jets", "nsubjettiness", "jet_observables")},
+}
 
 
 def missing_arrays(representation: str, dataset_arrays: Sequence[str]) -> list[str]:
@@ -247,6 +254,7 @@ def plan_jobs(
     n_boot: int = 200,
     skipped: list[str] | None = None,
     preset: str | None = None,
+    task_sizes: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[Job]:
     """Expand the request into jobs; task/scorer pairs whose protocol the scorer lacks are skipped.
 
@@ -254,6 +262,7 @@ def plan_jobs(
     to one scorer, a bare ``key`` to the scorers that declare it); ``preset`` applies to scorers
     that offer presets. Resonant tasks get one job per injection (default: the task's registered
     default injection). Skipped pairs are appended to ``skipped`` as messages (they are not failures).
+    ``task_sizes`` replaces ``sizes`` for the tasks it names (a suite's ``task_sizes``).
     Sizes are checked against every class file first (:func:`benchmark.tasks.check_sizes`), so a
     request a source cannot supply fails before any job starts; each job carries its identity.
     """
@@ -262,11 +271,16 @@ def plan_jobs(
     if not seed_list:
         raise ValueError("no seed to run: --seeds must be >= 1 (or give --seed-list)")
     routed = route_params(scorers, params or {})
+
+    def sizes_of(task_name: str) -> dict[str, float]:
+        return {**(sizes or {}), **((task_sizes or {}).get(task_name) or {})}
+
     for task_name in tasks:
         task = reg.task(task_name)
         if source in reg.dataset(task.dataset).sources:
+            task = reg.task(task_name, source)
             inj = (list(injections or [task.resonant.default_injection]) if task.resonant else [])
-            check_sizes(task, source, sizes, inj)
+            check_sizes(task, source, sizes_of(task_name), inj)
     jobs: list[Job] = []
     for scorer in scorers:
         own_params = routed[scorer]
@@ -295,7 +309,7 @@ def plan_jobs(
             for inj in inj_list:
                 for seed in seed_list:
                     job = Job(task_name, scorer, source, seed, str(results_dir), inj, dict(own_params),
-                              device, dict(sizes or {}), n_boot, own_preset)
+                              device, sizes_of(task_name), n_boot, own_preset)
                     jobs.append(replace(job, identity=job_identity(job, instance)))
     return jobs
 
@@ -313,7 +327,7 @@ def execute_job(job: Job, log: Callable[[str], None] | None = None, *, isolation
     """
     log = log or (lambda msg: None)
     reg = load_registry()
-    task: TaskSpec = reg.task(job.task)
+    task: TaskSpec = reg.task(job.task, job.source)
     device = resolve_device(job.device)  # here, on the worker: its GPUs, not the submitter's
     timings: dict[str, float] = {}
     started = now()
@@ -479,7 +493,7 @@ def jobs_for_suite(suite_name: str, scorers: Sequence[str] | None = None, *, res
                      seeds=seeds if seeds is not None else suite.seeds,
                      source=source or suite.source or "generated", results_dir=results_dir,
                      injections=suite.injections or None, params=params, device=device, sizes=suite.sizes,
-                     skipped=skipped, n_boot=n_boot, preset=preset or suite.preset)
+                     skipped=skipped, n_boot=n_boot, preset=preset or suite.preset, task_sizes=suite.task_sizes)
 
 
 def suite_scorers(suite: Any) -> list[str]:

@@ -303,7 +303,8 @@ def test_dark_machines_scorers_are_not_planned_on_jet_tasks(tmp_path):
 
     assert missing_arrays("objects", ["constituents", "jets"]) == ["objects", "objects_mask", "met"]
     assert missing_arrays("objects", ["objects", "objects_mask", "met", "weights"]) == []
-    assert missing_arrays("images", ["objects"]) == []  # other representations: as before
+    assert missing_arrays("images", ["objects"]) == ["constituents", "constituents_mask"]
+    assert missing_arrays("highlevel", ["objects"]) == []  # computed from what the dataset carries
     skipped: list[str] = []
     jobs = jobs_for_suite("quick", ["deep-svdd", "hlf-gmm"], results_dir=tmp_path, seeds=1, skipped=skipped)
     assert jobs and {j.scorer for j in jobs} == {"hlf-gmm"}  # the quick suite has jet tasks only (today)

@@ -38,7 +38,8 @@ def test_manifest_matches_files_and_budget():
     assert manifest == sample_manifest(SAMPLES_DIR), "MANIFEST.json is stale: rerun write_manifest()"
     assert manifest["total_bytes"] <= BUDGET_BYTES
     expected = {"top": {"qcd", "top"}, "darkjets": {"qcd", "aachen", "heidelberg"}, "zprime": {"zprime"},
-                "lhco": {"background", "signal"}}
+                "lhco": {"background", "signal"},
+                "darkmachines": {"chan1/background", "chan1/glgl1600_neutralino800", "chan1/sqsq_sq1800_neut800"}}
     for dataset, classes in expected.items():
         assert classes <= set(manifest["datasets"][dataset]["classes"])
 
@@ -50,6 +51,14 @@ def test_shipped_counts_are_enough_for_the_quick_suite():
             assert entry["n_events"] >= 2500, (dataset, cls)
     assert manifest["lhco"]["classes"]["background"]["n_events"] >= 6000
     assert manifest["lhco"]["classes"]["signal"]["n_events"] >= 2000
+    # darkmachines/chan1 runs at fractions (suites.quick.task_sizes)
+    from benchmark.registry import load_registry
+    from benchmark.tasks import MIN_TEST_EVENTS
+
+    test_fraction = load_registry().suite("quick").task_sizes["darkmachines/chan1"]["test"]
+    dm = manifest["darkmachines"]["classes"]
+    assert int(test_fraction * dm["chan1/background"]["n_events"]) >= MIN_TEST_EVENTS
+    assert min(dm[c]["n_events"] for c in dm if c != "chan1/background") >= MIN_TEST_EVENTS
 
 
 def test_shipped_files_are_canonical():
@@ -57,6 +66,11 @@ def test_shipped_files_are_canonical():
         for cls, info in entry["classes"].items():
             es = EventSet.load(SAMPLES_DIR / info["file"])
             n = len(es)
+            np.testing.assert_array_equal(es.event_id, make_event_ids(f"{dataset}/generated/{cls}", n))
+            assert es.meta["recipe"] == entry["recipe"] and es.meta["seed"] == entry["seed"]
+            if dataset == "darkmachines":  # objects: tests/test_generate_darkmachines.py
+                assert es["objects"].shape == (n, 20, 5) and es["met"].shape == (n, 2)
+                continue
             j, p = (2, 279) if dataset == "lhco" else (1, 200)
             assert es["constituents"].shape == (n, j, p, 4) and es["constituents"].dtype == np.float32
             assert es["constituents_mask"].shape == (n, j, p)

@@ -29,7 +29,7 @@ def test_package_imports_without_pythia(monkeypatch):
     import benchmark.generate
 
     importlib.reload(benchmark.generate)
-    assert set(benchmark.generate.RECIPES) == {"top", "darkjets", "zprime", "lhco"}
+    assert set(benchmark.generate.RECIPES) == {"top", "darkjets", "zprime", "lhco", "darkmachines"}
 
 
 def test_chunk_seeds_are_deterministic_and_distinct():

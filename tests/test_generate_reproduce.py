@@ -45,6 +45,15 @@ def test_first_rows_regenerate_identically(dataset, cls):
     from benchmark.generate import generate_chunk
 
     shipped = _shipped(dataset, cls)
+    if dataset == "darkmachines":  # mixed background and finalised signal weights: see dm_samples
+        from benchmark.generate.dm_samples import regenerate_rows
+
+        positions, rows = regenerate_rows(shipped.meta, cls, 3)
+        assert len(positions) > 0
+        assert set(rows) == set(shipped.names)
+        for name, arr in rows.items():
+            np.testing.assert_array_equal(arr, shipped[name][positions], err_msg=name)
+        return
     res = generate_chunk(shipped.meta["recipe"], cls, 0, PREFIX_ROWS, shipped.meta["seed"])
     _assert_same(res.arrays, shipped, PREFIX_ROWS)
 
@@ -55,6 +64,8 @@ def test_first_chunk_regenerates_identically(dataset, cls):
     from benchmark.generate import generate_chunk
 
     shipped = _shipped(dataset, cls)
+    if dataset == "darkmachines":
+        pytest.skip("covered by test_first_rows_regenerate_identically (mixture positions)")
     n = min(shipped.meta["chunk_size"], len(shipped))
     res = generate_chunk(shipped.meta["recipe"], cls, 0, n, shipped.meta["seed"])
     _assert_same(res.arrays, shipped, n)

@@ -97,7 +97,7 @@ def make_pythia(recipe: Recipe, cls: str, pythia_seed: int) -> Any:
     pythia8mc = require_pythia()
     py = pythia8mc.Pythia("", False)
     settings = [*QUIET, *recipe.settings(cls), "Random:setSeed = on", f"Random:seed = {pythia_seed}"]
-    for line in settings:
+    for line in map(expand_data_path, settings):
         if not py.readString(line):
             raise ValueError(f"recipe {recipe.name!r} class {cls!r}: Pythia rejected the setting {line!r}")
     if not py.init():
@@ -107,6 +107,16 @@ def make_pythia(recipe: Recipe, cls: str, pythia_seed: int) -> Any:
             "Standard Model couplings so that it can be produced"
         )
     return py
+
+
+#: settings may name files shipped in ``benchmark/generate/data`` (SLHA spectra) as ``@data/<file>``;
+#: the recipe (and its fingerprint) keeps the machine-independent form
+DATA_MARKER = "@data/"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def expand_data_path(line: str) -> str:
+    return line.replace(DATA_MARKER, f"{DATA_DIR}/")
 
 
 class _ChargeTable:
@@ -224,6 +234,10 @@ def process_batch(batch: Any, recipe: Recipe, cls: str, rng: np.random.Generator
 
     spec = recipe.classes[cls]
     sel = recipe.selection
+    if sel.mode == "objects":  # Dark Machines objects
+        from benchmark.generate.darkmachines import object_rows
+
+        return object_rows(batch, recipe, cls, rng, charge_of)
     prt = batch.prt
     n_events = len(prt)
     final = prt[prt.status > 0]
@@ -275,6 +289,10 @@ def process_batch(batch: Any, recipe: Recipe, cls: str, rng: np.random.Generator
 
 def empty_rows(recipe: Recipe) -> dict[str, np.ndarray]:
     sel = recipe.selection
+    if sel.mode == "objects":
+        from benchmark.generate.darkmachines import empty_object_rows
+
+        return empty_object_rows()
     j, p = sel.n_jets, sel.max_constituents
     out = {"constituents": np.zeros((0, j, p, 4), np.float32), "constituents_mask": np.zeros((0, j, p), bool),
            "jets": np.zeros((0, j, 4)), "weights": np.zeros(0)}
@@ -358,7 +376,8 @@ def generate_chunk(recipe: Recipe | str, cls: str, index: int, n_rows: int, seed
             )
     arrays = ({k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]} if pieces
               else empty_rows(recipe))
-    arrays["constituents"] = quantize_constituents(arrays["constituents"])
+    if "constituents" in arrays:
+        arrays["constituents"] = quantize_constituents(arrays["constituents"])
     info = py.infoPython()
     return ChunkResult(arrays, generated, batches, float(info.sigmaGen()), float(info.sigmaErr()),
                        time.perf_counter() - t0, passed, init_seconds)
@@ -615,18 +634,20 @@ def sample_manifest(samples_dir: Path = SAMPLES_DIR) -> dict[str, Any]:
 
     datasets: dict[str, Any] = {}
     total = 0
-    for path in sorted(Path(samples_dir).glob("*/*.h5")):
+    for path in sorted(Path(samples_dir).glob("*/**/*.h5")):  # <dataset>/<class>.h5, class may hold a '/'
+        rel = path.relative_to(samples_dir)
+        dataset, cls = rel.parts[0], rel.relative_to(rel.parts[0]).with_suffix("").as_posix()
         with h5py.File(path, "r") as f:
             meta = json.loads(f.attrs.get("meta", "{}"))
             n = int(f["event_id"].shape[0])
         size = path.stat().st_size
         total += size
-        entry = datasets.setdefault(path.parent.name, {
+        entry = datasets.setdefault(dataset, {
             "recipe": meta.get("recipe"), "recipe_version": meta.get("recipe_version"),
             "source_version": meta.get("source_version"), "seed": meta.get("seed"),
             "chunk_size": meta.get("chunk_size"), "versions": meta.get("versions"), "classes": {}})
-        entry["classes"][path.stem] = {
-            "file": f"{path.parent.name}/{path.name}", "n_events": n, "bytes": size,
+        entry["classes"][cls] = {
+            "file": rel.as_posix(), "n_events": n, "bytes": size,
             "sha256": file_checksum(path), "n_generated": meta.get("n_generated"),
             "efficiency": meta.get("efficiency"), "sigma_gen_mb": meta.get("sigma_gen_mb"),
             "recipe_fingerprint": meta.get("recipe_fingerprint"),

@@ -314,3 +314,8 @@ def get_recipe(name: str) -> Recipe:
 
         raise unknown_name("generation recipe", name, list(RECIPES))
     return RECIPES[name]
+
+# Dark Machines recipes live in their own module (object reconstruction, per-channel classes)
+from benchmark.generate.dm_recipes import DM_RECIPES  # noqa: E402
+
+RECIPES.update(DM_RECIPES)
