@@ -231,6 +231,8 @@ def process_batch(batch: Any, recipe: Recipe, cls: str, rng: np.random.Generator
     pid = _flat(final.id).astype(np.int64)
     det = apply_detector(pid, charge_of(pid), _flat(final.p.px), _flat(final.p.py), _flat(final.p.pz),
                          _flat(final.p.e), _flat(final.m), counts, rng, recipe.detector)
+    if sel.massless:  # the real file keeps (pT, eta, phi) only; its converter sets E = |p|
+        det.e = np.sqrt(det.px ** 2 + det.py ** 2 + det.pz ** 2)
     n_cand = sel.n_candidates if sel.mode == "jets" else 2
     ptmin = sel.cluster_pt_min if sel.mode == "jets" else max(sel.cluster_pt_min, sel.jet_pt_min)
     cj = cluster_flat(det.px, det.py, det.pz, det.e, det.counts, radius=sel.radius, n_jets=n_cand,

@@ -73,7 +73,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.generate.detector import ATLAS, DetectorParams
+from benchmark.generate.detector import ATLAS, CMS_RND, DetectorParams, detector_name
 
 #: bumped whenever a change alters the generated events of any recipe
 RECIPE_FORMAT = 1
@@ -122,6 +122,9 @@ class Selection:
     lead_abs_eta_max: float = math.inf
     nsubjettiness: bool = False
     cluster_pt_min: float = 10.0
+    #: treat energy-flow candidates as massless (E = |p|) before clustering, as the real files do
+    #: that store only (pT, eta, phi) per particle (LHCO); their converter assumes massless particles
+    massless: bool = False
 
     @property
     def n_jets(self) -> int:
@@ -141,6 +144,8 @@ class Selection:
                         "min_jets": 2, "jet_pt_min": self.jet_pt_min,
                         "nsubjettiness": "beta=1, R=1.0, exclusive-kT axes" if self.nsubjettiness
                         else None})
+        if self.massless:  # only listed when set, so the other recipes' fingerprints stay as they were
+            out["massless_constituents"] = True
         return out
 
 
