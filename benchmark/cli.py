@@ -184,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_formatter,
                        epilog="examples:\n  lhcad generate top --events 100000 --workers 8\n"
                               "  lhcad generate lhco --events 500000 --workers 16 --seed 7\n"
-                              "  lhcad generate top --validate                 # plots comparing classes")
+                              "  lhcad generate top --validate                 # plots comparing classes\n"
+                              "  lhcad generate lhco --validate --against real --out benchmark/samples/lhco \\\n"
+                              "      --real events_anomalydetection_tiny.h5   # look-alike vs real: table + plots")
     p.add_argument("dataset")
     p.add_argument("--events", type=POSITIVE_INT, help="events per class (default 10000; with --validate alone: none)")
     p.add_argument("--workers", type=POSITIVE_INT, default=1)
@@ -192,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default: the cache)")
     p.add_argument("--validate", action="store_true", help="write validation plots of the generated classes")
     p.add_argument("--plots", type=Path, default=Path("validation"), help="folder for --validate plots")
+    p.add_argument("--against", choices=["real"],
+                   help="with --validate: compare the look-alike with the real dataset (per-variable quantiles, "
+                        "KS and its 5%% statistical floor; a Markdown table, JSON and plots in --plots)")
+    p.add_argument("--real", type=Path,
+                   help="real samples for --against real: a raw LHCO event file or a folder of converted "
+                        "<class>.h5 files (default: the cache of 'lhcad fetch DATASET')")
     return parser
 
 
@@ -439,6 +447,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from benchmark.generate import generate_dataset, validate_dataset
 
+    if (args.against or args.real) and not args.validate:
+        raise SystemExit("lhcad generate: --against/--real only go with --validate")
     if args.events is not None or not args.validate:
         paths = generate_dataset(args.dataset, args.events or 10000, out_dir=args.out, workers=args.workers,
                                  seed=args.seed)
@@ -448,6 +458,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from benchmark.store import dataset_dir
 
         in_dir = args.out or dataset_dir(args.dataset, "generated")
+        if args.against == "real":
+            from benchmark.generate.fidelity import fidelity_report
+
+            real = args.real or dataset_dir(args.dataset, "real")
+            report = fidelity_report(args.dataset, in_dir, real, args.plots)
+            print(Path(report["table"]).read_text())
+            for plot in report["plots"]:
+                print(f"plot: {plot}")
+            return 0
         for plot in validate_dataset(args.dataset, in_dir, args.plots):
             print(f"plot: {plot}")
     return 0

@@ -1,9 +1,17 @@
 """A parametric detector: generator-level final-state particles -> energy-flow candidates.
 
-This stands in for the Delphes fast simulation (ATLAS card) that the real top-tagging,
-dark-jet and LHC Olympics samples went through. It is deliberately simple, vectorised over whole
-batches of events, and driven by ONE dataclass, :class:`DetectorParams`, whose defaults follow the
-Delphes ``delphes_card_ATLAS.tcl`` numbers. The steps, in order:
+This stands in for the Delphes fast simulation the real samples went through. It is vectorised
+over whole batches of events and driven by ONE dataclass, :class:`DetectorParams`. The named
+configurations live here, in :data:`DETECTORS`, each with the card it reproduces:
+
+* ``atlas`` (:data:`ATLAS`, the dataclass defaults): Delphes' ``delphes_card_ATLAS.tcl`` -- the
+  top-tagging reference set used it (arXiv:1902.09914); the dark-jet and Z' recipes and the Dark
+  Machines samples ("modified ATLAS card") use it too.
+* ``cms-rnd`` (:data:`CMS_RND`): the LHC Olympics R&D card ``delphes_card_RnD.dat`` (Delphes'
+  CMS card with a fine 0.0174 x 1 degree ECAL; numbers read from the card, see :data:`CMS_RND`),
+  with Delphes' ``SimpleCalorimeter`` energy flow (``eflow="delphes"``).
+
+The steps for the ATLAS card, in order (``cms-rnd`` differs where its docstring says):
 
 1. **Invisible particles are removed**: neutrinos (12, 14, 16), the lightest neutralino
    (1000022), and every Hidden Valley state (``4900000 <= |id| < 5000000``: stable dark mesons,
