@@ -121,3 +121,19 @@ def test_delphes_eflow_deterministic_and_muons_pass():
         mu_d = [p for p, k in zip(np.hypot(d.px, d.py), d.kind) if k == 0 and p > 20]
         mu_i = [p for p, k in zip(np.hypot(i.px, i.py), i.kind) if k == 0 and p > 20]
         assert mu_d == mu_i
+
+
+def test_shipped_fingerprints_match_the_recipes():
+    # the new card fields, storage_bits and massless are left out of the fingerprint at their
+    # defaults: the shipped ATLAS-card samples still belong to their recipes unchanged
+    from benchmark.generate.pythia import SAMPLES_DIR, recipe_fingerprint
+
+    path = SAMPLES_DIR / "MANIFEST.json"
+    if not path.exists():
+        pytest.skip("no shipped samples")
+    manifest = json.loads(path.read_text())["datasets"]
+    for dataset, entry in manifest.items():
+        if dataset not in RECIPES:
+            continue
+        for cls, info in entry["classes"].items():
+            assert info["recipe_fingerprint"] == recipe_fingerprint(RECIPES[entry["recipe"]], cls), (dataset, cls)

@@ -101,3 +101,32 @@ def test_shipped_lhco_look_alike_matches_the_real_tiny_file(real_samples, tmp_pa
     assert written["rows"] == report["rows"]
     assert (tmp_path / "lhco_fidelity.md").read_text().count("| signal |") == len(KS_BEFORE["signal"])
     assert all((tmp_path / f"lhco_fidelity_{c}.png").stat().st_size > 1000 for c in ("background", "signal"))
+
+
+def _subset(src_dir, dst_dir, n, offset=0):
+    from benchmark.events import EventSet
+
+    dst_dir.mkdir(parents=True)
+    for cls in ("background", "signal"):
+        es = EventSet.load(src_dir / f"{cls}.h5", stop=offset + n)
+        es.take(slice(offset, offset + n)).save(dst_dir / f"{cls}.h5")
+
+
+@pytest.mark.slow
+def test_cli_against_real_folder_of_class_files(tmp_path, capsys):
+    from benchmark.cli import main
+
+    # two disjoint slices of the shipped sample: one plays "real", one the look-alike
+    _subset(SAMPLES_DIR / "lhco", tmp_path / "gen", 300)
+    _subset(SAMPLES_DIR / "lhco", tmp_path / "real", 200, offset=300)
+    assert main(["generate", "lhco", "--validate", "--against", "real", "--out", str(tmp_path / "gen"),
+                 "--real", str(tmp_path / "real"), "--plots", str(tmp_path / "plots")]) == 0
+    printed = capsys.readouterr().out
+    assert "| signal | m_light |" in printed and "KS floor" in printed
+    report = json.loads((tmp_path / "plots" / "lhco_fidelity.json").read_text())
+    # same generator on both sides: nearly every variable within its statistical floor
+    assert sum(r["within_floor"] for r in report["rows"]) >= len(report["rows"]) - 2
+    with pytest.raises(SystemExit, match="--validate"):
+        main(["generate", "lhco", "--against", "real"])
+    with pytest.raises(FileNotFoundError, match="do not exist"):
+        fidelity_report("lhco", tmp_path / "gen", tmp_path / "nowhere.h5", tmp_path / "p2")
