@@ -89,6 +89,7 @@ class FidelityRow:
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out.update(generated_quantiles=list(self.generated_quantiles), real_quantiles=list(self.real_quantiles))
         out.update(generated_median=self.generated_median, real_median=self.real_median,
                    within_floor=self.within_floor, quantile_levels=list(QUANTILES))
         return out
