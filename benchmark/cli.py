@@ -217,19 +217,27 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  lhcad generate top --events 100000 --workers 8\n"
                               "  lhcad generate lhco --events 500000 --workers 16 --seed 7\n"
                               "  lhcad generate top --validate                 # plots comparing classes\n"
-                              "  lhcad generate darkmachines --channel chan1 --events 20000 --signal-events 5000 --workers 8")
+                              "  lhcad generate lhco --validate --against real --out benchmark/samples/lhco \\\n"
+                              "      --real events_anomalydetection_tiny.h5   # look-alike vs real: table + plots\n"
+                              "  lhcad generate darkmachines --channel chan1 --events 20000 --signal-events 5000 --workers 8\n"
+                              "  lhcad generate darkmachines --channel chan1 --validate --against real --real DIR")
     p.add_argument("dataset")
     p.add_argument("--events", type=POSITIVE_INT, help="events per class (default 10000; with --validate alone: none); "
                    "darkmachines: background events of the channel (its SM processes mixed by cross section)")
     p.add_argument("--channel", help="darkmachines only: the channel to generate (chan1)")
     p.add_argument("--signal-events", type=POSITIVE_INT, help="darkmachines only: events per signal (default: --events)")
-    p.add_argument("--real", type=Path, help="darkmachines --validate: folder of real challenge CSV files of the channel "
-                   "to compare with (KS distance per observable)")
     p.add_argument("--workers", type=POSITIVE_INT, default=1)
     p.add_argument("--seed", type=int, help="override the recipe seed")
     p.add_argument("--out", type=Path, help="output folder (default: the cache)")
     p.add_argument("--validate", action="store_true", help="write validation plots of the generated classes")
     p.add_argument("--plots", type=Path, default=Path("validation"), help="folder for --validate plots")
+    p.add_argument("--against", choices=["real"],
+                   help="with --validate: compare the look-alike with the real dataset (per-variable quantiles, "
+                        "KS and its 5%% statistical floor; a Markdown table, JSON and plots in --plots)")
+    p.add_argument("--real", type=Path,
+                   help="real samples for --against real: a raw LHCO event file or a folder of converted "
+                        "<class>.h5 files (default: the cache of 'lhcad fetch DATASET'); darkmachines: a folder of "
+                        "the channel's real challenge CSV files (KS distance per observable)")
     return parser
 
 
@@ -515,6 +523,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     if (args.channel or args.signal_events) and args.dataset != "darkmachines":
         raise SystemExit("--channel and --signal-events are for `lhcad generate darkmachines` only")
+    if (args.against or args.real) and not args.validate:
+        raise SystemExit("lhcad generate: --against/--real only go with --validate")
     if args.dataset == "darkmachines" and (args.events is not None or not args.validate):
         from benchmark.generate.dm_samples import generate_channel
 
@@ -542,6 +552,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from benchmark.store import dataset_dir
 
         in_dir = args.out or dataset_dir(args.dataset, "generated")
+        if args.against == "real":
+            from benchmark.generate.fidelity import fidelity_report
+
+            real = args.real or dataset_dir(args.dataset, "real")
+            report = fidelity_report(args.dataset, in_dir, real, args.plots)
+            print(Path(report["table"]).read_text())
+            for plot in report["plots"]:
+                print(f"plot: {plot}")
+            return 0
         for plot in validate_dataset(args.dataset, in_dir, args.plots):
             print(f"plot: {plot}")
     return 0

@@ -283,7 +283,7 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 def _parse_source(r: _Reader, kind: str, block: dict[str, Any], where: str) -> SourceSpec:
     known = {"version", "format", "files", "zenodo", "mirrors", "splits", "recipe", "seed", "settings", "selection", "notes",
-             "classes"}
+             "classes", "detector", "detector_source"}
     files = []
     for i, item in enumerate(r.optional(block, "files", where, list, [])):
         fw = f"{where}.files[{i}]"
@@ -298,8 +298,16 @@ def _parse_source(r: _Reader, kind: str, block: dict[str, Any], where: str) -> S
         ))
     if kind == "generated" and "recipe" not in block:
         raise r.fail(where, "a generated source needs a 'recipe'")
-    extra = {k: v for k, v in block.items() if k in {"settings", "selection", "notes"}}
+    extra = {k: v for k, v in block.items() if k in {"settings", "selection", "notes", "detector", "detector_source"}}
     r.no_extra(block, known, where)
+    if "detector" in block:
+        from benchmark.generate.detector import DETECTORS
+
+        name = r.required(block, "detector", where, str)
+        if name not in DETECTORS:
+            close = difflib.get_close_matches(name, sorted(DETECTORS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise r.fail(f"{where}.detector", f"unknown detector {name!r}{hint}; named detectors: {sorted(DETECTORS)}")
     return SourceSpec(
         kind=kind,
         version=str(r.required(block, "version", where, (str, int))),

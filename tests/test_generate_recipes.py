@@ -33,6 +33,8 @@ def test_registry_generated_block_matches_recipe(name):
     assert extra["settings"] == recipe.settings_listing(), "datasets.yaml settings drifted from recipes.py"
     assert extra["selection"] == recipe.selection_dict(), "datasets.yaml selection drifted from recipes.py"
     assert isinstance(extra.get("notes"), str) and len(extra["notes"]) > 50
+    assert extra["detector"] == recipe.detector_name, "datasets.yaml names another detector than recipes.py runs"
+    assert len(extra.get("detector_source", "")) > 40, "say where the fact about the real detector comes from"
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

@@ -1,9 +1,17 @@
 """A parametric detector: generator-level final-state particles -> energy-flow candidates.
 
-This stands in for the Delphes fast simulation (ATLAS card) that the real top-tagging,
-dark-jet and LHC Olympics samples went through. It is deliberately simple, vectorised over whole
-batches of events, and driven by ONE dataclass, :class:`DetectorParams`, whose defaults follow the
-Delphes ``delphes_card_ATLAS.tcl`` numbers. The steps, in order:
+This stands in for the Delphes fast simulation the real samples went through. It is vectorised
+over whole batches of events and driven by ONE dataclass, :class:`DetectorParams`. The named
+configurations live here, in :data:`DETECTORS`, each with the card it reproduces:
+
+* ``atlas`` (:data:`ATLAS`, the dataclass defaults): Delphes' ``delphes_card_ATLAS.tcl`` -- the
+  top-tagging reference set used it (arXiv:1902.09914); the dark-jet and Z' recipes and the Dark
+  Machines samples ("modified ATLAS card") use it too.
+* ``cms-rnd`` (:data:`CMS_RND`): the LHC Olympics R&D card ``delphes_card_RnD.dat`` (Delphes'
+  CMS card with a fine 0.0174 x 1 degree ECAL; numbers read from the card, see :data:`CMS_RND`),
+  with Delphes' ``SimpleCalorimeter`` energy flow (``eflow="delphes"``).
+
+The steps for the ATLAS card, in order (``cms-rnd`` differs where its docstring says):
 
 1. **Invisible particles are removed**: neutrinos (12, 14, 16), the lightest neutralino
    (1000022), and every Hidden Valley state (``4900000 <= |id| < 5000000``: stable dark mesons,
@@ -95,12 +103,139 @@ class DetectorParams:
     towers: bool = True
     tower_regions: tuple[tuple[float, int, int], ...] = ((3.2, 32, 36), (4.9, 8, 18))
     smear_tower_center: bool = True
+    # -- card features beyond the ATLAS card (``None`` / default = as above; left out of as_dict
+    # at their defaults so that the ATLAS parameters, and every recipe fingerprint, stay as they were)
+    #: separate ECAL / HCAL tower grids (same region format as ``tower_regions``)
+    ecal_tower_regions: tuple[tuple[float, int, int], ...] | None = None
+    hcal_tower_regions: tuple[tuple[float, int, int], ...] | None = None
+    #: separate significance cuts E / sigma_E of ECAL and HCAL towers
+    ecal_significance_min: float | None = None
+    hcal_significance_min: float | None = None
+    #: track resolution per |eta| region, (a, b): sigma/pT = sqrt(a^2 + (b pT)^2), region i covers
+    #: |eta| <= track_res_eta[i]; replaces the barrel / end-cap pair
+    track_res_eta: tuple[float, ...] | None = None
+    track_res: tuple[tuple[float, float], ...] | None = None
+    #: "gaussian" (pT (1 + sigma N)) or "lognormal" (Delphes >= 3.4 MomentumSmearing)
+    track_smearing: str = "gaussian"
+    #: energy flow: "ideal" (tracked particles leave the calorimeters exactly) or "delphes" (the
+    #: calorimeters see every visible particle; per tower a neutral candidate only for a
+    #: significant excess over the tracks, else the tracks are rescaled to the combined
+    #: track-calorimeter estimate, as Delphes' SimpleCalorimeter does)
+    eflow: str = "ideal"
+
+    def __post_init__(self) -> None:
+        if self.eflow not in ("ideal", "delphes"):
+            raise ValueError(f"eflow must be 'ideal' or 'delphes', got {self.eflow!r}")
+        if self.track_smearing not in ("gaussian", "lognormal"):
+            raise ValueError(f"track_smearing must be 'gaussian' or 'lognormal', got {self.track_smearing!r}")
+        if (self.track_res_eta is None) != (self.track_res is None) or (
+                self.track_res is not None and len(self.track_res) != len(self.track_res_eta or ())):
+            raise ValueError("track_res_eta and track_res must be given together, one (a, b) per region")
+        for label, edges, coeffs in (("ecal", self.ecal_res_eta, self.ecal_res),
+                                     ("hcal", self.hcal_res_eta, self.hcal_res)):
+            if len(edges) != len(coeffs) or any(len(c) not in (3, 6) for c in coeffs):
+                raise ValueError(f"{label}_res needs one (c, s, n) or (c, s, n, a, b, eta0) per "
+                                 f"{label}_res_eta edge, got {coeffs} for {edges}")
+        for label, regions in (("tower_regions", self.tower_regions),
+                               ("ecal_tower_regions", self.ecal_tower_regions),
+                               ("hcal_tower_regions", self.hcal_tower_regions)):
+            if regions is None:
+                continue
+            uppers = [r[0] for r in regions]
+            if uppers != sorted(uppers) or len(set(uppers)) != len(uppers) or uppers[-1] < self.calo_eta_max:
+                raise ValueError(f"{label}: region upper edges must increase and reach calo_eta_max "
+                                 f"({self.calo_eta_max}), got {uppers}")
+
+    def towers_of(self, calo: str) -> tuple[tuple[float, int, int], ...]:
+        """The tower grid of the ``"ecal"`` or ``"hcal"``."""
+        own = {"ecal": self.ecal_tower_regions, "hcal": self.hcal_tower_regions}[calo]
+        return own if own is not None else self.tower_regions
+
+    def significance_of(self, calo: str) -> float:
+        own = {"ecal": self.ecal_significance_min, "hcal": self.hcal_significance_min}[calo]
+        return own if own is not None else self.significance_min
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        for name, default in _OPTIONAL_DEFAULTS.items():
+            if out[name] == default:
+                del out[name]
+        return out
 
 
+_OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "ecal_tower_regions": None, "hcal_tower_regions": None, "ecal_significance_min": None,
+    "hcal_significance_min": None, "track_res_eta": None, "track_res": None, "track_smearing": "gaussian",
+    "eflow": "ideal"}
+
+#: Delphes' ATLAS card (``cards/delphes_card_ATLAS.tcl``): the top-tagging reference set
+#: (arXiv:1902.09914, "Delphes ATLAS card"); the dark-jet and Dark Machines samples also name it.
 ATLAS = DetectorParams()
+
+
+def _edges_as_regions(edges: tuple[float, ...], n_phi: int) -> tuple[tuple[float, int, int], ...]:
+    """One single-eta-bin region per upper edge (a card's irregular eta bins, exactly)."""
+    return tuple((e, 1, n_phi) for e in edges)
+
+
+#: The LHC Olympics R&D card ``delphes_card_RnD.dat`` (Zenodo 6466204; public copy:
+#: Patchouligoo/EventGen_highDPAWS ``config/detector/delphes_card_RnD.dat``), read from the card:
+#:
+#: * tracking: efficiency as the ATLAS card (70/95 %, 60/85 %, |eta| < 2.5); charged-hadron
+#:   momentum smearing (the Delphes CMS card's) sigma/pT = sqrt(a^2 + (b pT)^2) with (a, b) =
+#:   (0.06, 1.3e-3), (0.10, 1.7e-3), (0.25, 3.1e-3) for |eta| <= 0.5, 1.5, 2.5, log-normal and
+#:   capped at 1 as Delphes' MomentumSmearing does;
+#: * ECAL (``SimpleCalorimeter ECal``): cells 0.0174 x 1 degree up to |eta| = 2.958, then the HF
+#:   edges 3.125, 3.3 ... 4.7, 5.0 with 10 degree phi; EnergyMin 0.5 GeV, EnergySignificanceMin 2;
+#:   sigma_E = (1 + 0.64 eta^2) sqrt((0.008 E)^2 + 0.11^2 E + 0.40^2) for |eta| <= 1.5,
+#:   (2.16 + 5.6 (|eta| - 2)^2) sqrt(same) for 1.5-2.5, sqrt((0.107 E)^2 + 2.08^2 E) to 5.0;
+#: * HCAL (``SimpleCalorimeter HCal``): 0.087 x 5 degree cells up to |eta| = 1.653, the card's
+#:   irregular edges 1.74 ... 2.95 and 0.175 steps to 4.525 with 10 degree phi, 4.7 and 5.0 with
+#:   20 degree phi; EnergyMin 1 GeV, EnergySignificanceMin 1; sigma_E = sqrt((0.05 E)^2 + 1.5^2 E)
+#:   for |eta| <= 3, sqrt((0.13 E)^2 + 2.7^2 E) to 5.0;
+#: * both calorimeters smear the tower centre (``SmearTowerCenter true``).
+CMS_RND = DetectorParams(
+    calo_eta_max=5.0,
+    track_res_eta=(0.5, 1.5, 2.5),
+    track_res=((0.06, 1.3e-3), (0.10, 1.7e-3), (0.25, 3.1e-3)),
+    track_res_max=1.0,
+    track_smearing="lognormal",
+    eflow="delphes",
+    ecal_res_eta=(1.5, 2.5, 5.0),
+    ecal_res=((0.008, 0.11, 0.40, 1.0, 0.64, 0.0), (0.008, 0.11, 0.40, 2.16, 5.6, 2.0),
+              (0.107, 2.08, 0.0)),
+    hcal_res_eta=(3.0, 5.0),
+    hcal_res=((0.050, 1.50, 0.0), (0.130, 2.70, 0.0)),
+    ecal_e_min=0.5,
+    hcal_e_min=1.0,
+    significance_min=1.0,
+    ecal_significance_min=2.0,
+    hcal_significance_min=1.0,
+    tower_regions=((2.958, 170, 360), (3.125, 1, 36), (4.7, 9, 36), (5.0, 1, 36)),
+    ecal_tower_regions=((2.958, 170, 360), (3.125, 1, 36), (4.7, 9, 36), (5.0, 1, 36)),
+    hcal_tower_regions=((1.653, 19, 72),
+                        *_edges_as_regions((1.74, 1.83, 1.93, 2.043, 2.172, 2.322, 2.5, 2.65, 2.868, 2.95), 36),
+                        (4.525, 9, 36), (4.7, 1, 18), (5.0, 1, 18)),
+)
+
+#: every named detector; ``datasets.yaml`` names one per generated source (``detector:``)
+DETECTORS: dict[str, DetectorParams] = {"atlas": ATLAS, "cms-rnd": CMS_RND}
+
+
+def detector_name(params: DetectorParams) -> str | None:
+    """The name under which ``params`` is registered in :data:`DETECTORS` (None if unnamed)."""
+    for name, known in DETECTORS.items():
+        if known == params:
+            return name
+    return None
+
+
+def get_detector(name: str) -> DetectorParams:
+    if name not in DETECTORS:
+        from benchmark.registry import unknown_name
+
+        raise unknown_name("detector", name, list(DETECTORS))
+    return DETECTORS[name]
 
 
 @dataclass
@@ -126,31 +261,44 @@ def is_invisible(pid: np.ndarray) -> np.ndarray:
 
 
 def _region_formula(abs_eta: np.ndarray, edges: tuple[float, ...],
-                    coeffs: tuple[tuple[float, float, float], ...]) -> np.ndarray:
-    """(c, s, n) per entry: the first region whose upper |eta| edge is >= abs_eta."""
+                    coeffs: tuple[tuple[float, ...], ...]) -> np.ndarray:
+    """Coefficients per entry: the first region whose upper |eta| edge is >= abs_eta.
+
+    Entries of length 3 (c, s, n) are padded to (c, s, n, 1, 0, 0): an eta factor of 1.
+    """
     idx = np.searchsorted(np.asarray(edges), abs_eta, side="left")
     idx = np.clip(idx, 0, len(edges) - 1)
-    return np.asarray(coeffs, dtype=np.float64)[idx]
+    table = np.asarray([tuple(c) + (1.0, 0.0, 0.0)[len(c) - 3:] for c in coeffs], dtype=np.float64)
+    return table[idx]
 
 
 def energy_resolution(energy: np.ndarray, abs_eta: np.ndarray, calo: str,
                       params: DetectorParams = ATLAS) -> np.ndarray:
-    """Absolute energy resolution sigma_E (GeV) of the ``"ecal"`` or ``"hcal"``."""
+    """Absolute energy resolution sigma_E (GeV) of the ``"ecal"`` or ``"hcal"``.
+
+    ``sigma_E = (a + b (|eta| - eta0)^2) sqrt((c E)^2 + s^2 E + n^2)``; (a, b, eta0) = (1, 0, 0)
+    unless the region gives them (the CMS-like ECAL's eta shape).
+    """
     if calo == "ecal":
-        csn = _region_formula(abs_eta, params.ecal_res_eta, params.ecal_res)
+        co = _region_formula(abs_eta, params.ecal_res_eta, params.ecal_res)
     elif calo == "hcal":
-        csn = _region_formula(abs_eta, params.hcal_res_eta, params.hcal_res)
+        co = _region_formula(abs_eta, params.hcal_res_eta, params.hcal_res)
     else:
         raise ValueError(f"calo must be 'ecal' or 'hcal', got {calo!r}")
-    c, s, n = csn[:, 0], csn[:, 1], csn[:, 2]
-    return np.sqrt((c * energy) ** 2 + s * s * energy + n * n)
+    c, s, n, a, b, eta0 = (co[:, i] for i in range(6))
+    factor = a + b * (abs_eta - eta0) ** 2
+    return factor * np.sqrt((c * energy) ** 2 + s * s * energy + n * n)
 
 
 def track_resolution(pt: np.ndarray, abs_eta: np.ndarray, params: DetectorParams = ATLAS) -> np.ndarray:
-    """Relative transverse-momentum resolution sigma(pT)/pT of tracks."""
-    barrel = abs_eta <= params.barrel_eta_max
-    a = np.where(barrel, params.track_res_barrel[0], params.track_res_endcap[0])
-    b = np.where(barrel, params.track_res_barrel[1], params.track_res_endcap[1])
+    """Relative transverse-momentum resolution sigma(pT)/pT of tracks (capped at track_res_max)."""
+    if params.track_res is not None and params.track_res_eta is not None:
+        ab = _region_formula(abs_eta, params.track_res_eta, tuple((a, b, 0.0) for a, b in params.track_res))
+        a, b = ab[:, 0], ab[:, 1]
+    else:
+        barrel = abs_eta <= params.barrel_eta_max
+        a = np.where(barrel, params.track_res_barrel[0], params.track_res_endcap[0])
+        b = np.where(barrel, params.track_res_barrel[1], params.track_res_endcap[1])
     return np.minimum(np.sqrt(a * a + (b * pt) ** 2), params.track_res_max)
 
 
@@ -171,12 +319,20 @@ def lognormal_smear(mean: np.ndarray, sigma: np.ndarray, rng: np.random.Generato
     return np.exp(mu + s * rng.standard_normal(mean.shape))
 
 
-def tower_cells(eta: np.ndarray, phi: np.ndarray, params: DetectorParams = ATLAS
+def n_tower_cells(regions: tuple[tuple[float, int, int], ...]) -> int:
+    """Number of cells of a tower grid (both signs of eta)."""
+    return sum(2 * n_eta * n_phi for _, n_eta, n_phi in regions)
+
+
+def tower_cells(eta: np.ndarray, phi: np.ndarray, params: DetectorParams = ATLAS,
+                regions: tuple[tuple[float, int, int], ...] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cell index and (eta_lo, eta_hi, phi_lo, phi_hi) of each (eta, phi) in the tower grid.
 
-    The cell index is unique over the whole grid (both signs of eta, every region).
+    The grid is ``regions`` if given, else ``params.tower_regions``. The cell index is unique
+    over the whole grid (both signs of eta, every region).
     """
+    regions = params.tower_regions if regions is None else regions
     abs_eta = np.abs(eta)
     n_cell = np.zeros_like(eta, dtype=np.int64)
     eta_lo = np.zeros_like(eta)
@@ -186,7 +342,7 @@ def tower_cells(eta: np.ndarray, phi: np.ndarray, params: DetectorParams = ATLAS
     offset = 0
     lower = 0.0
     twopi = 2.0 * np.pi
-    for upper, n_eta, n_phi in params.tower_regions:
+    for upper, n_eta, n_phi in regions:
         sel = (abs_eta >= lower) & (abs_eta < upper) if lower > 0 else abs_eta < upper
         deta = (upper - lower) / n_eta
         ieta = np.clip(np.floor((abs_eta[sel] - lower) / deta).astype(np.int64), 0, n_eta - 1)
@@ -244,11 +400,18 @@ def apply_detector(
     eff = tracking_efficiency(pt, abs_eta, params)
     u = rng.random(len(pt))
     tracked = charged & (u < eff)
-    t_pt = pt[tracked] * (1.0 + track_resolution(pt[tracked], abs_eta[tracked], params)
-                          * rng.standard_normal(int(tracked.sum())))
+    res = track_resolution(pt[tracked], abs_eta[tracked], params)
+    if params.track_smearing == "lognormal":
+        t_pt = lognormal_smear(pt[tracked], res * pt[tracked], rng) if len(res) else pt[tracked]
+    else:
+        t_pt = pt[tracked] * (1.0 + res * rng.standard_normal(int(tracked.sum())))
     good = t_pt > 0
     t_pt, t_eta, t_phi = t_pt[good], eta[tracked][good], phi[tracked][good]
     t_m, t_event = mass[tracked][good], event[tracked][good]
+    if params.eflow == "delphes":
+        t_pid, t_res = apid[tracked][good], res[good]
+        return _delphes_eflow(params, rng, n_events, (t_pt, t_eta, t_phi, t_m, t_event, t_pid, t_res),
+                              visible & (apid != 13) & (abs_eta < params.calo_eta_max), apid, e, eta, phi, event)
     t_px, t_py, t_pz = t_pt * np.cos(t_phi), t_pt * np.sin(t_phi), t_pt * np.sinh(t_eta)
     t_e = np.sqrt(t_px ** 2 + t_py ** 2 + t_pz ** 2 + t_m ** 2)
 
@@ -261,8 +424,9 @@ def apply_detector(
                                         ("hcal", deposit & ~is_em, params.hcal_e_min, 2)):
         d_e, d_eta, d_phi, d_event = e[sel_calo], eta[sel_calo], phi[sel_calo], event[sel_calo]
         if params.towers:
-            cell, elo, ehi, plo, phi_hi = tower_cells(d_eta, d_phi, params)
-            n_cells = sum(2 * ne * nphi for _, ne, nphi in params.tower_regions)
+            regions = params.towers_of(calo)
+            cell, elo, ehi, plo, phi_hi = tower_cells(d_eta, d_phi, params, regions)
+            n_cells = n_tower_cells(regions)
             key = d_event * n_cells + cell
             uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
             c_e = np.bincount(inverse, weights=d_e, minlength=len(uniq))
@@ -278,15 +442,122 @@ def apply_detector(
         # resolution evaluated at the cell's |eta| (centre-independent region lookup)
         sigma = energy_resolution(c_e, np.abs(c_eta), calo, params)
         c_e_s = lognormal_smear(c_e, sigma, rng) if len(c_e) else c_e
-        keep = (c_e_s > e_min) & (c_e_s > params.significance_min * sigma)
+        keep = (c_e_s > e_min) & (c_e_s > params.significance_of(calo) * sigma)
         c_e_s, c_eta, c_phi, c_event = c_e_s[keep], c_eta[keep], c_phi[keep], c_event[keep]
         c_pt = c_e_s / np.cosh(c_eta)
         parts.append((c_pt * np.cos(c_phi), c_pt * np.sin(c_phi), c_pt * np.sinh(c_eta), c_e_s,
                       np.full(len(c_e_s), kind, dtype=np.int8), c_event))
 
     all_parts = [(t_px, t_py, t_pz, t_e, np.zeros(len(t_e), dtype=np.int8), t_event), *parts]
+    return _grouped(all_parts, n_events)
+
+
+def _grouped(all_parts: list[tuple[np.ndarray, ...]], n_events: int) -> DetectorOutput:
+    """(px, py, pz, E, kind, event) pieces -> one DetectorOutput grouped by event (stable order)."""
     out_event = np.concatenate([p[5] for p in all_parts])
     order = np.argsort(out_event, kind="stable")
     cols = [np.concatenate([p[i] for p in all_parts])[order] for i in range(5)]
     out_counts = np.bincount(out_event, minlength=n_events).astype(np.int64)
     return DetectorOutput(cols[0], cols[1], cols[2], cols[3], cols[4].astype(np.int8), out_counts)
+
+
+def _delphes_eflow(params: DetectorParams, rng: np.random.Generator, n_events: int,
+                   tracks: tuple[np.ndarray, ...], in_calo: np.ndarray, apid: np.ndarray, e: np.ndarray,
+                   eta: np.ndarray, phi: np.ndarray, event: np.ndarray) -> DetectorOutput:
+    """Calorimeters and energy flow the way Delphes' ``SimpleCalorimeter`` makes them.
+
+    Each calorimeter sums the energy of *every* visible particle it receives (ECAL: electrons and
+    photons; HCAL: all other visible non-muons, tracked or not) per tower, smears the tower
+    (log-normal, resolution at the tower's centre), zeroes it below ``E_min`` or
+    ``significance * sigma``, and compares it with the tracks pointing into it (electrons in the
+    ECAL, charged hadrons in the HCAL; muons pass through). A neutral candidate with the excess
+    ``E - E_tracks`` (at a random point of the tower) is made only when the excess is above
+    ``E_min`` and above ``significance`` times ``sqrt(sigma_tracks^2 + sigma^2)``; otherwise the
+    tower's tracks are rescaled to the inverse-variance mean of track and calorimeter energy.
+    So a poorly measured high-pT track is pulled to the calorimeter's measurement, as in the real
+    samples. The magnetic field's bending of charged particles before the calorimeter is ignored.
+    """
+    t_pt, t_eta, t_phi, t_m, t_event, t_pid, t_res = tracks
+    scale = np.ones(len(t_pt))
+    t_e = np.sqrt((t_pt * np.cosh(t_eta)) ** 2 + t_m ** 2)
+    is_em = (apid == 11) | (apid == 22)
+    t_calo = np.where(t_pid == 13, -1, np.where(t_pid == 11, 0, 1))  # -1: no calorimeter
+    parts: list[tuple[np.ndarray, ...]] = []
+    for ci, (calo, sel_calo, e_min, kind) in enumerate((
+            ("ecal", in_calo & is_em, params.ecal_e_min, 1),
+            ("hcal", in_calo & ~is_em, params.hcal_e_min, 2))):
+        regions = params.towers_of(calo)
+        n_cells = n_tower_cells(regions)
+        sig_min = params.significance_of(calo)
+        d_e, d_event = e[sel_calo], event[sel_calo]
+        d_cell, *_ = tower_cells(eta[sel_calo], phi[sel_calo], params, regions)
+        mine = (t_calo == ci) & (np.abs(t_eta) < params.calo_eta_max)
+        tr_idx = np.flatnonzero(mine)
+        tr_cell, *_ = tower_cells(t_eta[tr_idx], t_phi[tr_idx], params, regions)
+        keys = np.concatenate([d_event * n_cells + d_cell, t_event[tr_idx] * n_cells + tr_cell])
+        if not len(keys):
+            continue
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        d_inv, t_inv = inverse[: len(d_e)], inverse[len(d_e):]
+        n_t = len(uniq)
+        e_true = np.bincount(d_inv, weights=d_e, minlength=n_t)
+        e_trk = np.bincount(t_inv, weights=t_e[tr_idx], minlength=n_t)
+        sig_trk = np.sqrt(np.bincount(t_inv, weights=(t_res[tr_idx] * t_e[tr_idx]) ** 2, minlength=n_t))
+        tower_event, cell = uniq // n_cells, uniq % n_cells
+        centre_eta, elo, ehi, plo, phi_hi = _cell_geometry(cell, regions)
+        abs_c = np.abs(centre_eta)
+        e_s = np.zeros(n_t)
+        hit = e_true > 0
+        if hit.any():
+            e_s[hit] = lognormal_smear(e_true[hit], energy_resolution(e_true[hit], abs_c[hit], calo, params), rng)
+        sigma = energy_resolution(e_s, abs_c, calo, params)
+        e_s = np.where((e_s < e_min) | (e_s < sig_min * sigma), 0.0, e_s)
+        c_eta = elo + (ehi - elo) * rng.random(n_t)
+        c_phi = plo + (phi_hi - plo) * rng.random(n_t)
+        neutral = np.maximum(e_s - e_trk, 0.0)
+        total_sigma = np.sqrt(sig_trk ** 2 + sigma ** 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            significant = (neutral > e_min) & (neutral > sig_min * total_sigma)
+            w_trk = np.where(sig_trk > 0, 1.0 / sig_trk ** 2, 0.0)
+            w_cal = np.where(sigma > 0, 1.0 / sigma ** 2, 0.0)
+            best = np.where(w_trk + w_cal > 0, (w_trk * e_trk + w_cal * e_s) / (w_trk + w_cal), e_trk)
+            factor = np.where(e_trk > 0, best / np.where(e_trk > 0, e_trk, 1.0), 1.0)
+        factor = np.where(significant, 1.0, factor)
+        scale[tr_idx] = factor[t_inv]
+        n_e, n_eta, n_phi, n_ev = neutral[significant], c_eta[significant], c_phi[significant], tower_event[significant]
+        n_pt = n_e / np.cosh(n_eta)
+        parts.append((n_pt * np.cos(n_phi), n_pt * np.sin(n_phi), n_pt * np.sinh(n_eta), n_e,
+                      np.full(len(n_e), kind, dtype=np.int8), n_ev))
+    t_pt = t_pt * scale
+    t_px, t_py, t_pz = t_pt * np.cos(t_phi), t_pt * np.sin(t_phi), t_pt * np.sinh(t_eta)
+    t_e = np.sqrt(t_px ** 2 + t_py ** 2 + t_pz ** 2 + t_m ** 2)
+    keep = t_pt > 0
+    track_part = (t_px[keep], t_py[keep], t_pz[keep], t_e[keep], np.zeros(int(keep.sum()), dtype=np.int8),
+                  t_event[keep])
+    return _grouped([track_part, *parts], n_events)
+
+
+def _cell_geometry(cell: np.ndarray, regions: tuple[tuple[float, int, int], ...]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(eta centre, eta_lo, eta_hi, phi_lo, phi_hi) of cell indices made by :func:`tower_cells`."""
+    centre = np.zeros(len(cell))
+    elo, ehi, plo, phi_hi = (np.zeros(len(cell)) for _ in range(4))
+    offset, lower = 0, 0.0
+    for upper, n_eta, n_phi in regions:
+        size = 2 * n_eta * n_phi
+        sel = (cell >= offset) & (cell < offset + size)
+        local = cell[sel] - offset
+        sign_pos, rest = np.divmod(local, n_eta * n_phi)
+        ieta, iphi = np.divmod(rest, n_phi)
+        deta = (upper - lower) / n_eta
+        dphi = 2.0 * np.pi / n_phi
+        lo = lower + ieta * deta
+        pos = sign_pos == 1
+        elo[sel] = np.where(pos, lo, -(lo + deta))
+        ehi[sel] = np.where(pos, lo + deta, -lo)
+        centre[sel] = 0.5 * (elo[sel] + ehi[sel])
+        plo[sel] = iphi * dphi - np.pi
+        phi_hi[sel] = (iphi + 1) * dphi - np.pi
+        offset += size
+        lower = upper
+    return centre, elo, ehi, plo, phi_hi

@@ -14,7 +14,8 @@ How a generated class is produced (:func:`generate_dataset`):
   size, settings, detector, versions) and only generates the missing ones -- an interrupted run
   resumes where it stopped. The chunk files are kept after the merge, so asking later for more
   events of the same recipe and seed only generates the new chunks.
-* Constituents are stored rounded to :data:`STORAGE_BITS` (12 significant bits for pT and E,
+* Constituents are stored rounded to ``recipe.storage_bits`` (default :data:`STORAGE_BITS`:
+  12 significant bits for pT and E,
   multiples of 2**-12 for eta and phi): far below the detector resolution, and three times
   smaller files. Jets, masses, N-subjettiness and mjj are computed before the rounding.
 * When all chunks of a class exist they are merged (:func:`benchmark.events.merge_event_files`)
@@ -245,6 +246,8 @@ def process_batch(batch: Any, recipe: Recipe, cls: str, rng: np.random.Generator
     pid = _flat(final.id).astype(np.int64)
     det = apply_detector(pid, charge_of(pid), _flat(final.p.px), _flat(final.p.py), _flat(final.p.pz),
                          _flat(final.p.e), _flat(final.m), counts, rng, recipe.detector)
+    if sel.massless:  # the real file keeps (pT, eta, phi) only; its converter sets E = |p|
+        det.e = np.sqrt(det.px ** 2 + det.py ** 2 + det.pz ** 2)
     n_cand = sel.n_candidates if sel.mode == "jets" else 2
     ptmin = sel.cluster_pt_min if sel.mode == "jets" else max(sel.cluster_pt_min, sel.jet_pt_min)
     cj = cluster_flat(det.px, det.py, det.pz, det.e, det.counts, radius=sel.radius, n_jets=n_cand,
@@ -310,11 +313,11 @@ def empty_rows(recipe: Recipe) -> dict[str, np.ndarray]:
 STORAGE_BITS = 12
 
 
-def quantize_constituents(constituents: np.ndarray) -> np.ndarray:
-    """Round (pt, eta, phi, E) float32 constituents to :data:`STORAGE_BITS` (zeros stay zero)."""
+def quantize_constituents(constituents: np.ndarray, bits: int = STORAGE_BITS) -> np.ndarray:
+    """Round (pt, eta, phi, E) float32 constituents to ``bits`` (default :data:`STORAGE_BITS`; zeros stay zero)."""
     x = np.asarray(constituents, dtype=np.float64)
     out = np.empty_like(x)
-    scale = float(2**STORAGE_BITS)
+    scale = float(2**bits)
     for col in (0, 3):
         mant, expo = np.frexp(x[..., col])
         out[..., col] = np.ldexp(np.round(mant * scale) / scale, expo)
@@ -377,7 +380,7 @@ def generate_chunk(recipe: Recipe | str, cls: str, index: int, n_rows: int, seed
     arrays = ({k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]} if pieces
               else empty_rows(recipe))
     if "constituents" in arrays:
-        arrays["constituents"] = quantize_constituents(arrays["constituents"])
+        arrays["constituents"] = quantize_constituents(arrays["constituents"], recipe.storage_bits)
     info = py.infoPython()
     return ChunkResult(arrays, generated, batches, float(info.sigmaGen()), float(info.sigmaErr()),
                        time.perf_counter() - t0, passed, init_seconds)
@@ -393,6 +396,8 @@ def recipe_fingerprint(recipe: Recipe, cls: str) -> str:
                     "mjj": recipe.classes[cls].mjj_window},
         "detector": recipe.detector.as_dict(), "batch_events": recipe.batch_events,
     }
+    if recipe.storage_bits != STORAGE_BITS:  # listed only when set, so older fingerprints stay valid
+        payload["storage_bits"] = recipe.storage_bits
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -570,6 +575,7 @@ def _merged_meta(recipe: Recipe, dataset: str, cls: str, seed: int, chunk_size: 
         "recipe_fingerprint": recipe_fingerprint(recipe, cls), "recipe_format": RECIPE_FORMAT,
         "description": spec.description, "settings": recipe.settings(cls),
         "selection": recipe.selection_dict(), "detector": recipe.detector.as_dict(),
+        "detector_name": recipe.detector_name, "storage_bits": recipe.storage_bits,
         "seed": seed, "chunk_size": chunk_size, "n_chunks": len(metas), "n_events": n_rows,
         "pythia_seeds": [m["pythia_seed"] for m in metas], "batch_events": recipe.batch_events,
         "versions": metas[0]["versions"] if metas else software_versions(),
