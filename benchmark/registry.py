@@ -166,6 +166,9 @@ class TaskSpec:
     # sandbox limits of one job of this task ({"time_s": float, "memory_mb": int}, either optional);
     # read by benchmark.isolation.Limits.for_task, absent keys keep the run's defaults
     limits: dict[str, float | int] = field(default_factory=dict)
+    # density-ratio tasks: the scorer trained with labels whose AUC the density ratio is judged
+    # against (an entry-point name; ``None``: the protocol's default, gradient-boosted trees)
+    reference: str | None = None
 
     def sizes_for(self, source: str) -> dict[str, float]:
         """The task's default ``{train, test}`` sizes on ``source``: its own entry, else the common one."""
@@ -345,7 +348,8 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
     where = f"tasks.{name}"
     block = r.mapping(block, where)
     r.no_extra(block, {"version", "description", "dataset", "protocol", "background", "signal", "sizes",
-                       "representation", "metrics", "papers", "channel", "resonant", "reported", "limits"}, where)
+                       "representation", "metrics", "papers", "channel", "resonant", "reported", "limits",
+                       "reference"}, where)
     protocol = r.required(block, "protocol", where, str)
     if protocol not in PROTOCOLS:
         raise r.fail(f"{where}.protocol", str(unknown_name("protocol", protocol, PROTOCOLS).args[0]))
@@ -381,6 +385,10 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
             background_template=(None if template is None else _parse_refs(
                 r, [template], f"{rw}.background_template", datasets, "background")[0]),
         )
+    reference = r.optional(block, "reference", where, str, None)
+    if reference is not None and protocol != "density_ratio":
+        raise r.fail(f"{where}.reference", f"only density_ratio tasks have a supervised reference, this task's "
+                                           f"protocol is {protocol!r}")
     reported = r.optional(block, "reported", where, dict, {})
     limits = _parse_limits(r, r.optional(block, "limits", where, dict, {}), f"{where}.limits")
     return TaskSpec(
@@ -400,6 +408,7 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
         resonant=resonant,
         reported={str(k): dict(v) for k, v in reported.items()},
         limits=limits,
+        reference=reference,
     )
 
 

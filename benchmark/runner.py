@@ -155,6 +155,10 @@ def job_identity(job: Job, scorer: Any = None) -> dict[str, Any]:
         "scorer_spec": job.scorer, "scorer_name": scorer.info.name, "scorer_version": scorer.info.version,
         "config": scorer_params(scorer), "preset": job.preset, "n_boot": job.n_boot,
     }
+    if task.protocol == "density_ratio":
+        from benchmark.protocols.density_ratio import reference_scorer
+
+        identity["reference"] = reference_scorer(task)  # another reference, another auc_supervised
     if job.scorer.endswith(".py") or ".py:" in job.scorer:
         identity["scorer_file_sha256"] = _file_sha256(job.scorer.split(".py:")[0].removesuffix(".py") + ".py")
     return _normalised(identity)
