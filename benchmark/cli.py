@@ -275,20 +275,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         injections = args.injections or list(suite.injections) or None
         scorers = args.scorer or suite_scorers(suite)
         preset = args.preset or suite.preset
+        scorer_tasks = suite.scorer_tasks
     else:
         if not args.scorer:
             raise SystemExit("lhcad run: --scorer is required with --task")
         tasks, source = args.task, args.source or "generated"
         seeds = args.seed_list or (args.seeds if args.seeds is not None else 1)
         sizes, injections, scorers = _sizes(args), args.injections, args.scorer
-        preset = args.preset
+        preset, scorer_tasks = args.preset, {}
         for t in tasks:
             reg.task(t)
     _check_scorers(scorers)
     skipped: list[str] = []
     jobs = plan_jobs(tasks=tasks, scorers=scorers, seeds=seeds, source=source, results_dir=args.results,
                      injections=injections, params=params, device=device, sizes=sizes, n_boot=args.bootstrap,
-                     skipped=skipped, preset=preset)
+                     skipped=skipped, preset=preset, scorer_tasks=scorer_tasks)
     for line in _skip_summary(skipped):
         print(f"skip: {line}", file=sys.stderr)
     if not jobs:
@@ -354,7 +355,7 @@ def _skip_summary(skipped: list[str]) -> list[str]:
             other.append(msg)
     lines = [f"{scorer}: not run on {', '.join(tasks)}: another protocol" if len(tasks) <= 2 else
              f"{scorer}: not run on {len(tasks)} tasks of protocols it does not support" for scorer, tasks in by_scorer.items()]
-    return lines + other
+    return lines + list(dict.fromkeys(other))  # e.g. one 'runs only on ...' line per scorer
 
 
 def _execute(args: argparse.Namespace, jobs: list[Any]) -> Any:

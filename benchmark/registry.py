@@ -192,6 +192,8 @@ class SuiteSpec:
     seeds: int = 1
     scorers: tuple[str, ...] = ()
     preset: str | None = None
+    # scorer name -> the only tasks of this suite it runs on (a costly scorer kept to a few tasks)
+    scorer_tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -460,11 +462,21 @@ def _parse_limits(r: _Reader, block: dict[str, Any], where: str) -> dict[str, fl
 def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, TaskSpec]) -> SuiteSpec:
     where = f"suites.{name}"
     block = r.mapping(block, where)
-    r.no_extra(block, {"description", "tasks", "source", "sizes", "injections", "seeds", "scorers", "preset"}, where)
+    r.no_extra(block, {"description", "tasks", "source", "sizes", "injections", "seeds", "scorers", "preset",
+                       "scorer_tasks"}, where)
     names = r.required(block, "tasks", where, list)
     for i, tname in enumerate(names):
         if tname not in tasks:
             raise r.fail(f"{where}.tasks[{i}]", str(unknown_name("task", tname, list(tasks)).args[0]))
+    scorer_tasks: dict[str, tuple[str, ...]] = {}
+    for scorer, only in r.optional(block, "scorer_tasks", where, dict, {}).items():
+        sw = f"{where}.scorer_tasks.{scorer}"
+        if not isinstance(only, list) or not only:
+            raise r.fail(sw, f"expected a non-empty list of this suite's tasks, got {only!r}")
+        for i, tname in enumerate(only):
+            if tname not in names:
+                raise r.fail(f"{sw}[{i}]", f"{tname!r} is not a task of this suite; its tasks: {', '.join(names)}")
+        scorer_tasks[str(scorer)] = tuple(str(t) for t in only)
     source = r.optional(block, "source", where, str, None)
     if source is not None and source not in SOURCES:
         raise r.fail(f"{where}.source", f"must be one of {SOURCES}")
@@ -478,6 +490,7 @@ def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, 
         seeds=int(r.optional(block, "seeds", where, int, 1)),
         scorers=tuple(str(x) for x in r.optional(block, "scorers", where, list, [])),
         preset=r.optional(block, "preset", where, str, None),
+        scorer_tasks=scorer_tasks,
     )
 
 

@@ -238,13 +238,15 @@ def plan_jobs(
     n_boot: int = 200,
     skipped: list[str] | None = None,
     preset: str | None = None,
+    scorer_tasks: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Job]:
     """Expand the request into jobs; task/scorer pairs whose protocol the scorer lacks are skipped.
 
     ``params`` are the ``--param`` values, routed per scorer (:func:`route_params`: ``SCORER.key``
     to one scorer, a bare ``key`` to the scorers that declare it); ``preset`` applies to scorers
     that offer presets. Resonant tasks get one job per injection (default: the task's registered
-    default injection). Skipped pairs are appended to ``skipped`` as messages (they are not failures).
+    default injection). ``scorer_tasks`` (a suite's): scorer name -> the only tasks it runs on.
+    Skipped pairs are appended to ``skipped`` as messages (they are not failures).
     Sizes are checked against every class file first (:func:`benchmark.tasks.check_sizes`), so a
     request a source cannot supply fails before any job starts; each job carries its identity.
     """
@@ -272,6 +274,11 @@ def plan_jobs(
             if task.protocol not in info.protocols:
                 if skipped is not None:
                     skipped.append(f"{info.name} does not support the {task.protocol} protocol of {task_name}")
+                continue
+            only = (scorer_tasks or {}).get(info.name)
+            if only is not None and task_name not in only:
+                if skipped is not None:
+                    skipped.append(f"{info.name} runs only on {', '.join(only)} in this suite")
                 continue
             if task.protocol == "resonant":
                 assert task.resonant is not None
@@ -465,7 +472,8 @@ def jobs_for_suite(suite_name: str, scorers: Sequence[str] | None = None, *, res
                      seeds=seeds if seeds is not None else suite.seeds,
                      source=source or suite.source or "generated", results_dir=results_dir,
                      injections=suite.injections or None, params=params, device=device, sizes=suite.sizes,
-                     skipped=skipped, n_boot=n_boot, preset=preset or suite.preset)
+                     skipped=skipped, n_boot=n_boot, preset=preset or suite.preset,
+                     scorer_tasks=suite.scorer_tasks)
 
 
 def suite_scorers(suite: Any) -> list[str]:
