@@ -28,7 +28,7 @@ from benchmark.features.constituents import Standardiser
 #: 0.1), 100 particles, batch 128, lr 3e-4 with cosine decay (methods.md a.3-a.4; the classifier's own
 #: epochs are not recorded there: 100 with patience 10 here). ``smoke``: seconds on two CPU cores.
 PRESETS = {
-    "smoke": {"n_particles": 30, "dim": 32, "blocks": 2, "ff_dim": 64, "hidden": 32, "epochs": 6,
+    "smoke": {"n_particles": 20, "dim": 32, "blocks": 2, "ff_dim": 64, "hidden": 32, "epochs": 4,
               "batch_size": 128, "lr": 2e-3, "patience": 0},
     "paper": {"n_particles": 100, "dim": 128, "blocks": 6, "ff_dim": 512, "hidden": 128, "epochs": 100,
               "batch_size": 128, "lr": 3e-4, "patience": 10},

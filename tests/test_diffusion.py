@@ -144,9 +144,9 @@ def test_likelihood_is_permutation_invariant():
         m[slots] = True
         xs.append(x)
         masks.append(m)
-    other = x[:1].clone()
-    other[0][mask[0]] = other[0][mask[0]] * 1.5                       # another jet, last in the batch
-    x, mask = torch.cat([torch.stack(xs), other]), torch.stack([*masks, masks[0]])
+    other = xs[0].clone()
+    other[masks[0]] = other[masks[0]] * 1.5                           # another jet, last in the batch
+    x, mask = torch.stack([*xs, other]), torch.stack([*masks, masks[0]])
     net = random_particle_net()
     solve = {"schedule": SCHEDULE, "divergence": "exact", "rtol": 1e-3, "atol": 1e-4}
     ll = log_likelihood(net, x, cond=jet.expand(11, 4), mask=mask, **solve)
