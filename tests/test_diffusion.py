@@ -194,6 +194,8 @@ def test_density_ratio_smoke_with_the_pointcloud_reference(tmp_path):
     assert metrics["auc"] > 0.6 and metrics["auc_supervised"] > 0.6, metrics
     assert math.isfinite(metrics["density_ratio_gap"])
     assert jobs[0].identity["reference"] == "pointcloud-classifier"
+    ref = record["curves"]["supervised"]                                  # Fig. 5: both ROC curves kept
+    assert len(ref["eps_s"]) == len(ref["eps_b"]) > 2 and ref["eps_s"][-1] == pytest.approx(1.0)
 
 
 def test_pointcloud_classifier_smoke_on_the_supervised_task(tmp_path):

@@ -54,6 +54,13 @@ class DensityRatio(Protocol):
                 "density_ratio_gap_normalised": None if math.isnan(gap["normalised"]) else gap["normalised"]}
 
 
+    def extra_curves(self, y: np.ndarray, weights: np.ndarray | None,
+                     extra_scores: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        from benchmark import metrics as M
+
+        return {"supervised": M.thinned_curves(M.roc_curve(y, extra_scores[REFERENCE_SCORES], weights))}
+
+
 def reference_scorer(task: Any) -> str:
     """The supervised reference of a density-ratio task: its ``reference``, else :data:`SUPERVISED_REFERENCE`.
     It runs at the job's preset when it has one (a neural reference at ``smoke`` in the quick suite),
