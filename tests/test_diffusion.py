@@ -222,3 +222,19 @@ def test_registry_reference_only_on_density_ratio_tasks(tmp_path):
                                         "    reported: {diffusion: {max_sic: 16.0", 1)
     with pytest.raises(RegistryError, match="only density_ratio tasks have a supervised reference"):
         parse_registry(text, tmp_path / "datasets.yaml")
+
+
+def test_suite_scorer_tasks_keep_a_costly_scorer_to_its_tasks(tmp_path):
+    from benchmark.registry import RegistryError, load_registry, parse_registry
+    from benchmark.runner import jobs_for_suite
+
+    reg = load_registry()
+    assert reg.suite("quick").scorer_tasks == {"diffusion": ("top/qcd-vs-top",)}
+    skipped: list[str] = []
+    jobs = jobs_for_suite("quick", ["diffusion", "jet-mass"], results_dir=tmp_path, seeds=1, skipped=skipped)
+    assert sorted({j.task for j in jobs if j.scorer == "diffusion"}) == ["top/qcd-vs-top"]
+    assert len({j.task for j in jobs if j.scorer == "jet-mass"}) > 1                 # others unaffected
+    assert any("diffusion runs only on top/qcd-vs-top" in line for line in skipped)
+    text = reg.path.read_text().replace("diffusion: [top/qcd-vs-top]", "diffusion: [top/density-ratio]", 1)
+    with pytest.raises(RegistryError, match="is not a task of this suite"):
+        parse_registry(text, tmp_path / "datasets.yaml")
