@@ -92,6 +92,19 @@ def _element_weights(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor
     return m.expand_as(x)
 
 
+def _uniform(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """U(0, 1) on ``like``'s device: drawn there, or on the CPU from ``generator`` (reproducible tests)."""
+    if generator is None:
+        return torch.rand(shape, dtype=like.dtype, device=like.device)
+    return torch.rand(shape, generator=generator, dtype=like.dtype).to(like.device)
+
+
+def _normal(shape: torch.Size, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    if generator is None:
+        return torch.randn(shape, dtype=like.dtype, device=like.device)
+    return torch.randn(shape, generator=generator, dtype=like.dtype).to(like.device)
+
+
 def diffusion_loss(net: VelocityNet, x: torch.Tensor, *, schedule: CosineLogSNR, weighting: str = "standard",
                    cond: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                    generator: torch.Generator | None = None) -> torch.Tensor:
@@ -103,7 +116,7 @@ def diffusion_loss(net: VelocityNet, x: torch.Tensor, *, schedule: CosineLogSNR,
     if weighting not in WEIGHTINGS:
         raise ValueError(f"diffusion weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     B = x.shape[0]
-    u = torch.rand(B, generator=generator, dtype=x.dtype).to(x.device)
+    u = _uniform((B,), x, generator)
     if weighting == "standard":
         logsnr = schedule.logsnr(u)
     else:
@@ -111,7 +124,7 @@ def diffusion_loss(net: VelocityNet, x: torch.Tensor, *, schedule: CosineLogSNR,
     alpha, sigma = (_per_row(a, x) for a in schedule.alpha_sigma(logsnr))
     m = _element_weights(x, mask)
     x = x * m
-    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device) * m
+    eps = _normal(x.shape, x, generator) * m
     x_t = alpha * x + sigma * eps
     v_hat = net(x_t, schedule.network_time(logsnr), cond, mask) * m
     if weighting == "standard":
