@@ -153,3 +153,28 @@ class PCAWhitening:
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return (np.asarray(x, dtype=np.float64) - self.mean_) @ self.matrix_
+
+
+#: The per-particle channels of the point-cloud models (methods.md a.1), in
+#: :data:`benchmark.features.constituents.RELATIVE_FEATURES`: deta, dphi, log(1 - pT_rel).
+POINTCLOUD_CHANNELS = (0, 1, 4)
+
+
+def pointcloud_features(events: EventSet, n_particles: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The leading jet as a padded point cloud for the diffusion density and its classifier.
+
+    Returns particles (N, n_particles, 3) float32 (deta, dphi, log(1 - pT/pT_jet), pT-ordered,
+    the hardest ``n_particles`` kept, padding zero), their mask (N, n_particles) and the jet features
+    (N, 4) float64 (pT, eta, mass of the kept particles' sum, multiplicity), as in the reference.
+    """
+    from benchmark.features.constituents import relative_coordinates
+
+    if "constituents" not in events:
+        raise KeyError(f"the point-cloud models need per-particle 'constituents'; this event set has "
+                       f"{sorted(events.names)}")
+    cons = np.asarray(events["constituents"])[:, 0]
+    mask = np.asarray(events["constituents_mask"])[:, 0] if "constituents_mask" in events else None
+    feats, m, jet = relative_coordinates(cons, mask, int(n_particles))
+    parts = np.ascontiguousarray(feats[..., POINTCLOUD_CHANNELS] * m[..., None], dtype=np.float32)
+    jets = np.stack([jet[:, 0], jet[:, 1], jet[:, 3], m.sum(1).astype(np.float64)], axis=-1)
+    return parts, m, jets

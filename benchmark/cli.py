@@ -322,6 +322,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         injections = args.injections or list(suite.injections) or None
         scorers = args.scorer or suite_scorers(suite)
         preset = args.preset or suite.preset
+        scorer_tasks = suite.scorer_tasks
     else:
         if not args.scorer:
             raise SystemExit("lhcad run: --scorer is required with --task")
@@ -329,14 +330,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         seeds = args.seed_list or (args.seeds if args.seeds is not None else 1)
         sizes, injections, scorers = _sizes(args), args.injections, args.scorer
         task_sizes = {}
-        preset = args.preset
+        preset, scorer_tasks = args.preset, {}
         for t in tasks:
             reg.task(t)
     _check_scorers(scorers)
     skipped: list[str] = []
     jobs = plan_jobs(tasks=tasks, scorers=scorers, seeds=seeds, source=source, results_dir=args.results,
                      injections=injections, params=params, device=device, sizes=sizes, n_boot=args.bootstrap,
-                     skipped=skipped, preset=preset, task_sizes=task_sizes)
+                     skipped=skipped, preset=preset, task_sizes=task_sizes, scorer_tasks=scorer_tasks)
     for line in _skip_summary(skipped):
         print(f"skip: {line}", file=sys.stderr)
     if not jobs:
@@ -411,7 +412,7 @@ def _skip_summary(skipped: list[str]) -> list[str]:
     lines = [f"{scorer}: not run on {', '.join(tasks)}: another protocol" if len(tasks) <= 2 else
              f"{scorer}: not run on {len(tasks)} tasks of protocols it does not support" for scorer, tasks in by_scorer.items()]
     lines += [f"{head} ({len(tasks)} task{'s' if len(tasks) > 1 else ''})" for head, tasks in by_arrays.items()]
-    return lines + other
+    return lines + list(dict.fromkeys(other))  # e.g. one 'runs only on ...' line per scorer
 
 
 def _execute(args: argparse.Namespace, jobs: list[Any]) -> Any:

@@ -64,8 +64,10 @@ def judge(task: Any, y: np.ndarray, scores: np.ndarray, weights: np.ndarray | No
     points = working_points(task)
     roc = M.roc_curve(y, scores, weights)
     metrics = M.evaluate_roc(roc, **points)
-    metrics.update(get_protocol(task.protocol).extra_metrics(y, weights, scores, extra_scores))
-    out: dict[str, Any] = {"metrics": metrics, "curves": M.thinned_curves(roc)}
+    protocol = get_protocol(task.protocol)
+    metrics.update(protocol.extra_metrics(y, weights, scores, extra_scores))
+    out: dict[str, Any] = {"metrics": metrics, "curves": {**M.thinned_curves(roc),
+                                                          **protocol.extra_curves(y, weights, extra_scores)}}
     out["errors"] = (bootstrap_metrics(y, scores, weights, keys=bootstrap_keys(task), n_boot=n_boot, seed=seed,
                                        **points) if n_boot > 0 else {})
     out["per_signal"] = per_signal_metrics(y, scores, weights, process)

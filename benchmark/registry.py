@@ -169,6 +169,9 @@ class TaskSpec:
     # sandbox limits of one job of this task ({"time_s": float, "memory_mb": int}, either optional);
     # read by benchmark.isolation.Limits.for_task, absent keys keep the run's defaults
     limits: dict[str, float | int] = field(default_factory=dict)
+    # density-ratio tasks: the scorer trained with labels whose AUC the density ratio is judged
+    # against (an entry-point name; ``None``: the protocol's default, gradient-boosted trees)
+    reference: str | None = None
 
     def sizes_for(self, source: str) -> dict[str, float]:
         """The task's default ``{train, test}`` sizes on ``source``: its own entry, else the common one."""
@@ -194,6 +197,8 @@ class SuiteSpec:
     seeds: int = 1
     scorers: tuple[str, ...] = ()
     preset: str | None = None
+    # scorer name -> the only tasks of this suite it runs on (a costly scorer kept to a few tasks)
+    scorer_tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -380,7 +385,8 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
     where = f"tasks.{name}"
     block = r.mapping(block, where)
     r.no_extra(block, {"version", "description", "dataset", "protocol", "background", "signal", "sizes",
-                       "representation", "metrics", "papers", "channel", "resonant", "reported", "limits"}, where)
+                       "representation", "metrics", "papers", "channel", "resonant", "reported", "limits",
+                       "reference"}, where)
     protocol = r.required(block, "protocol", where, str)
     if protocol not in PROTOCOLS:
         raise r.fail(f"{where}.protocol", str(unknown_name("protocol", protocol, PROTOCOLS).args[0]))
@@ -416,6 +422,10 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
             background_template=(None if template is None else _parse_refs(
                 r, [template], f"{rw}.background_template", datasets, "background")[0]),
         )
+    reference = r.optional(block, "reference", where, str, None)
+    if reference is not None and protocol != "density_ratio":
+        raise r.fail(f"{where}.reference", f"only density_ratio tasks have a supervised reference, this task's "
+                                           f"protocol is {protocol!r}")
     reported = r.optional(block, "reported", where, dict, {})
     limits = _parse_limits(r, r.optional(block, "limits", where, dict, {}), f"{where}.limits")
     return TaskSpec(
@@ -435,6 +445,7 @@ def _parse_task(r: _Reader, name: str, block: dict[str, Any], datasets: dict[str
         resonant=resonant,
         reported={str(k): dict(v) for k, v in reported.items()},
         limits=limits,
+        reference=reference,
     )
 
 
@@ -487,11 +498,20 @@ def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, 
     where = f"suites.{name}"
     block = r.mapping(block, where)
     r.no_extra(block, {"description", "tasks", "source", "sizes", "task_sizes", "injections", "seeds", "scorers",
-                       "preset"}, where)
+                       "preset", "scorer_tasks"}, where)
     names = r.required(block, "tasks", where, list)
     for i, tname in enumerate(names):
         if tname not in tasks:
             raise r.fail(f"{where}.tasks[{i}]", str(unknown_name("task", tname, list(tasks)).args[0]))
+    scorer_tasks: dict[str, tuple[str, ...]] = {}
+    for scorer, only in r.optional(block, "scorer_tasks", where, dict, {}).items():
+        sw = f"{where}.scorer_tasks.{scorer}"
+        if not isinstance(only, list) or not only:
+            raise r.fail(sw, f"expected a non-empty list of this suite's tasks, got {only!r}")
+        for i, tname in enumerate(only):
+            if tname not in names:
+                raise r.fail(f"{sw}[{i}]", f"{tname!r} is not a task of this suite; its tasks: {', '.join(names)}")
+        scorer_tasks[str(scorer)] = tuple(str(t) for t in only)
     source = r.optional(block, "source", where, str, None)
     if source is not None and source not in SOURCES:
         raise r.fail(f"{where}.source", f"must be one of {SOURCES}")
@@ -506,6 +526,7 @@ def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, 
         seeds=int(r.optional(block, "seeds", where, int, 1)),
         scorers=tuple(str(x) for x in r.optional(block, "scorers", where, list, [])),
         preset=r.optional(block, "preset", where, str, None),
+        scorer_tasks=scorer_tasks,
     )
 
 

@@ -155,6 +155,10 @@ def job_identity(job: Job, scorer: Any = None) -> dict[str, Any]:
         "scorer_spec": job.scorer, "scorer_name": scorer.info.name, "scorer_version": scorer.info.version,
         "config": scorer_params(scorer), "preset": job.preset, "n_boot": job.n_boot,
     }
+    if task.protocol == "density_ratio":
+        from benchmark.protocols.density_ratio import reference_scorer
+
+        identity["reference"] = reference_scorer(task)  # another reference, another auc_supervised
     if job.scorer.endswith(".py") or ".py:" in job.scorer:
         identity["scorer_file_sha256"] = _file_sha256(job.scorer.split(".py:")[0].removesuffix(".py") + ".py")
     return _normalised(identity)
@@ -255,14 +259,16 @@ def plan_jobs(
     skipped: list[str] | None = None,
     preset: str | None = None,
     task_sizes: Mapping[str, Mapping[str, float]] | None = None,
+    scorer_tasks: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Job]:
     """Expand the request into jobs; task/scorer pairs whose protocol the scorer lacks are skipped.
 
     ``params`` are the ``--param`` values, routed per scorer (:func:`route_params`: ``SCORER.key``
     to one scorer, a bare ``key`` to the scorers that declare it); ``preset`` applies to scorers
     that offer presets. Resonant tasks get one job per injection (default: the task's registered
-    default injection). Skipped pairs are appended to ``skipped`` as messages (they are not failures).
-    ``task_sizes`` replaces ``sizes`` for the tasks it names (a suite's ``task_sizes``).
+    default injection). ``task_sizes`` replaces ``sizes`` for the tasks it names (a suite's
+    ``task_sizes``); ``scorer_tasks`` (a suite's): scorer name -> the only tasks it runs on.
+    Skipped pairs are appended to ``skipped`` as messages (they are not failures).
     Sizes are checked against every class file first (:func:`benchmark.tasks.check_sizes`), so a
     request a source cannot supply fails before any job starts; each job carries its identity.
     """
@@ -300,6 +306,11 @@ def plan_jobs(
             if lacking:
                 if skipped is not None:
                     skipped.append(f"{info.name} needs the event arrays {', '.join(lacking)} that {task_name} lacks")
+                continue
+            only = (scorer_tasks or {}).get(info.name)
+            if only is not None and task_name not in only:
+                if skipped is not None:
+                    skipped.append(f"{info.name} runs only on {', '.join(only)} in this suite")
                 continue
             if task.protocol == "resonant":
                 assert task.resonant is not None
@@ -493,7 +504,8 @@ def jobs_for_suite(suite_name: str, scorers: Sequence[str] | None = None, *, res
                      seeds=seeds if seeds is not None else suite.seeds,
                      source=source or suite.source or "generated", results_dir=results_dir,
                      injections=suite.injections or None, params=params, device=device, sizes=suite.sizes,
-                     skipped=skipped, n_boot=n_boot, preset=preset or suite.preset, task_sizes=suite.task_sizes)
+                     skipped=skipped, n_boot=n_boot, preset=preset or suite.preset, task_sizes=suite.task_sizes,
+                     scorer_tasks=suite.scorer_tasks)
 
 
 def suite_scorers(suite: Any) -> list[str]:

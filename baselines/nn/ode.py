@@ -19,6 +19,10 @@ from torchdiffeq import odeint
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 DIVERGENCES = ("exact", "hutchinson")
 PROBES = ("rademacher", "gaussian")
+#: Error norms of the adaptive step control: ``batch`` is torchdiffeq's RMS over the whole batch;
+#: ``per_sample`` the largest per-row RMS over real entries, so every row keeps its own tolerance
+#: (the step sizes of the hardest row, as if each were solved alone).
+NORMS = ("batch", "per_sample")
 
 
 def _element_mask(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -67,16 +71,21 @@ def integrate_divergence(velocity: Velocity, x: torch.Tensor, *, t0: float = 0.0
                          mask: torch.Tensor | None = None, method: str = "exact", n_probes: int = 1,
                          probe: str = "rademacher", generator: torch.Generator | None = None,
                          solver: str = "dopri5", rtol: float = 1e-5, atol: float = 1e-5,
-                         options: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                         norm: str = "batch", options: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(x(t1), integral_{t0}^{t1} div v dt) for a batch of states ``x`` (B, ...).
 
     ``velocity(t, x)`` gets a scalar time tensor and the batch. ``method``: ``exact`` or
     ``hutchinson`` (``n_probes`` ``probe`` vectors drawn once per solve from ``generator``).
-    ``solver``, ``rtol``, ``atol``, ``options``: passed to :func:`torchdiffeq.odeint`.
+    ``solver``, ``rtol``, ``atol``, ``options``: passed to :func:`torchdiffeq.odeint`; ``norm``
+    (:data:`NORMS`) sets its error norm unless ``options`` has one.
     """
     if method not in DIVERGENCES:
         raise ValueError(f"divergence method must be one of {DIVERGENCES}, got {method!r}")
+    if norm not in NORMS:
+        raise ValueError(f"ODE error norm must be one of {NORMS}, got {norm!r}")
     m = _element_mask(x, mask)
+    if norm == "per_sample" and "norm" not in (options or {}):
+        options = {**(options or {}), "norm": per_sample_norm(m)}
     eps = probes(x, n_probes, probe, generator) if method == "hutchinson" else None
 
     def rhs(t: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,6 +99,21 @@ def integrate_divergence(velocity: Velocity, x: torch.Tensor, *, t0: float = 0.0
     start = (x * m, torch.zeros(x.shape[0], dtype=x.dtype, device=x.device))
     xs, divs = odeint(rhs, start, times, method=solver, rtol=rtol, atol=atol, options=options)
     return xs[-1], divs[-1]
+
+
+def per_sample_norm(m: torch.Tensor) -> Callable[[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+    """Error norm of the state (x, divergence integral): max over rows of max(RMS over the row's
+    real entries of x, |divergence error|); ``m`` is the element mask of x."""
+    B = m.shape[0]
+    flat_m = m.reshape(B, -1)
+    counts = flat_m.sum(1).clamp(min=1.0)
+
+    def norm(state: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        err_x, err_div = state
+        rms = ((err_x.reshape(B, -1) ** 2 * flat_m).sum(1) / counts).sqrt()
+        return torch.maximum(rms.max(), err_div.abs().max())
+
+    return norm
 
 
 def standard_normal_log_prob(z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -39,3 +39,9 @@ class Protocol:
                       extra_scores: Mapping[str, np.ndarray]) -> dict[str, Any]:
         """Numbers beyond the ROC metrics, computed from the scores the record keeps."""
         return {}
+
+    def extra_curves(self, y: np.ndarray, weights: np.ndarray | None,
+                     extra_scores: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """Thinned curves of other scores the record keeps, stored under ``curves`` beside the
+        scorer's own (e.g. the density ratio's supervised reference: Fig. 5 of arXiv:2306.03933)."""
+        return {}

@@ -10,7 +10,9 @@ import numpy as np
 
 from benchmark.protocols.base import Protocol
 
-#: The reference scorer the density ratio is compared with (its scores: ``score_supervised``).
+#: The default reference scorer the density ratio is compared with (its scores: ``score_supervised``);
+#: a task names another with ``reference:`` in datasets.yaml (e.g. the point-cloud classifier on
+#: constituents, which has the density model's own particle network).
 SUPERVISED_REFERENCE = "supervised"
 REFERENCE_SCORES = "score_supervised"
 
@@ -37,7 +39,7 @@ class DensityRatio(Protocol):
             log_p[role], scorer = fit_and_score_once(data, scorer_spec, params, run, train=train,
                                                      phase=f"_{role}", method="log_prob")
         labelled = supervised_view(data)
-        reference, _ = fit_and_score_once(labelled, SUPERVISED_REFERENCE, {}, run.without_preset(),
+        reference, _ = fit_and_score_once(labelled, reference_scorer(data.task), {}, run,
                                           train=labelled.train, train_labels=labelled.train_labels,
                                           phase="_supervised_reference", protocol="supervised")
         return log_p["signal"] - log_p["background"], {REFERENCE_SCORES: reference}, scorer
@@ -50,6 +52,20 @@ class DensityRatio(Protocol):
         gap = M.density_ratio_gap(ref_auc, M.auc(y, scores, weights))
         return {"auc_supervised": ref_auc, "density_ratio_gap": gap["gap"],
                 "density_ratio_gap_normalised": None if math.isnan(gap["normalised"]) else gap["normalised"]}
+
+
+    def extra_curves(self, y: np.ndarray, weights: np.ndarray | None,
+                     extra_scores: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        from benchmark import metrics as M
+
+        return {"supervised": M.thinned_curves(M.roc_curve(y, extra_scores[REFERENCE_SCORES], weights))}
+
+
+def reference_scorer(task: Any) -> str:
+    """The supervised reference of a density-ratio task: its ``reference``, else :data:`SUPERVISED_REFERENCE`.
+    It runs at the job's preset when it has one (a neural reference at ``smoke`` in the quick suite),
+    else at its own defaults."""
+    return getattr(task, "reference", None) or SUPERVISED_REFERENCE
 
 
 def supervised_view(data: Any) -> Any:
