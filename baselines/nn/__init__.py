@@ -7,7 +7,7 @@ Modules, one job each:
 * :mod:`baselines.nn.ema`: exponential moving average of weights;
 * :mod:`baselines.nn.training`: the one training loop (:func:`fit_model`), :class:`TrainConfig`,
   :class:`TrainingRecord`, batched :func:`predict`, device resolution;
-* :mod:`baselines.nn.sets`: masked pooling, deep-set encoder, EPiC layer, FSPool;
+* :mod:`baselines.nn.sets`: masked pooling, deep-set encoder, EPiC layer and network, FSPool;
 * :mod:`baselines.nn.attention`: pre-norm transformer block with masked self-attention;
 * :mod:`baselines.nn.embeddings`: sinusoidal and Gaussian-Fourier time/condition embeddings;
 * :mod:`baselines.nn.flows`: conditional MAF / neural-spline flows through zuko;
