@@ -189,6 +189,8 @@ class SuiteSpec:
     seeds: int = 1
     scorers: tuple[str, ...] = ()
     preset: str | None = None
+    #: built-in scorers left out when ``scorers`` is empty (too slow for the suite's budget)
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -451,7 +453,8 @@ def _parse_limits(r: _Reader, block: dict[str, Any], where: str) -> dict[str, fl
 def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, TaskSpec]) -> SuiteSpec:
     where = f"suites.{name}"
     block = r.mapping(block, where)
-    r.no_extra(block, {"description", "tasks", "source", "sizes", "injections", "seeds", "scorers", "preset"}, where)
+    r.no_extra(block, {"description", "tasks", "source", "sizes", "injections", "seeds", "scorers", "preset",
+                       "exclude"}, where)
     names = r.required(block, "tasks", where, list)
     for i, tname in enumerate(names):
         if tname not in tasks:
@@ -469,6 +472,7 @@ def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, 
         seeds=int(r.optional(block, "seeds", where, int, 1)),
         scorers=tuple(str(x) for x in r.optional(block, "scorers", where, list, [])),
         preset=r.optional(block, "preset", where, str, None),
+        exclude=tuple(str(x) for x in r.optional(block, "exclude", where, list, [])),
     )
 
 

@@ -11,7 +11,11 @@ Modules, one job each:
 * :mod:`baselines.nn.attention`: pre-norm transformer block with masked self-attention;
 * :mod:`baselines.nn.embeddings`: sinusoidal and Gaussian-Fourier time/condition embeddings;
 * :mod:`baselines.nn.flows`: conditional MAF / neural-spline flows through zuko;
-* :mod:`baselines.nn.ode`: batched probability-flow ODE log-likelihood through torchdiffeq.
+* :mod:`baselines.nn.ode`: batched probability-flow ODE log-likelihood through torchdiffeq;
+* :mod:`baselines.nn.flow_matching`: conditional OT flow-matching loss, fixed-step midpoint/Euler
+  sampler, MLP and EPiC velocity networks;
+* :mod:`baselines.nn.dijet_classifier`: the permutation-invariant data-vs-synthetic classifier of
+  jets and their particles (full-phase-space resonant AD).
 
 torch is imported by these modules, never by ``baselines`` itself, so scorers without torch do not
 pay for it.
