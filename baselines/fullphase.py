@@ -42,8 +42,10 @@ CLASSIFIER_DEFAULTS: dict[str, Any] = {
 DEFAULTS: dict[str, Any] = {**GENERATOR_DEFAULTS, **CLASSIFIER_DEFAULTS, "oversample": 2.0,
                             "quality_fraction": 0.2, "quality_max_events": 20000}
 PRESETS: dict[str, dict[str, Any]] = {
+    # smoke trains for a few hundred steps: an EMA of decay 0.999 (time constant 1000 steps) would
+    # keep mostly the initial weights, so it is off there
     "smoke": {"max_particles": 24, "ode_steps": 8, "jet_blocks": [[32, 32], [32, 32]], "jet_epochs": 4,
-              "jet_batch_size": 256, "jet_lr": 3e-3, "part_layers": 2, "part_local_dim": 24, "part_global_dim": 8,
+              "jet_batch_size": 256, "jet_lr": 3e-3, "jet_ema_decay": 0.0, "part_ema_decay": 0.0, "part_layers": 2, "part_local_dim": 24, "part_global_dim": 8,
               "part_hidden": 24, "part_time_dim": 8, "part_epochs": 2, "part_batch_size": 512, "part_lr": 3e-3,
               "clf_dim": 16, "clf_particle_blocks": 1, "clf_jet_blocks": 1, "clf_ff_dim": 32, "clf_epochs": 2,
               "clf_batch_size": 256, "clf_lr": 1e-3, "clf_patience": 0, "oversample": 1.0, "quality_fraction": 0.1,
