@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.common import tabular_features
+from baselines.common import MassKDE, tabular_features
 from baselines.weak_supervision import (CLASSIFIER_DEFAULTS, CLASSIFIER_PRESETS, DataVsReference, EpochSnapshots,
                                        prefixed)
 from baselines.nn.flows import conditional_flow, log_prob, sample as flow_sample
@@ -108,24 +108,14 @@ class ConditionalFlowGenerator:
 
     def set_condition_density(self, m: np.ndarray, window: tuple[float, float], seed: int) -> None:
         """Gaussian KDE of the masses ``m`` (GeV), sampled inside ``window`` only."""
-        from scipy.stats import gaussian_kde
-
-        m = np.asarray(m, float)
-        if len(m) < 2:
-            raise ValueError(f"cathode-lowdim: the KDE of mjj needs at least 2 signal-region events, got {len(m)}")
-        kde = gaussian_kde(m)
-        kde.set_bandwidth(kde.factor * float(self.params["kde_bandwidth"]))
-        self.kde, self.window, self.rng = kde, window, np.random.default_rng(seed)
+        self.kde = MassKDE(m, window, bandwidth=float(self.params["kde_bandwidth"]), seed=seed,
+                           name="cathode-lowdim: the KDE of mjj")
 
     def sample_condition(self, n: int) -> np.ndarray:
-        """``n`` masses (GeV) from the KDE, redrawn until all lie inside the window."""
+        """``n`` masses (GeV) from the KDE, all inside the window."""
         if self.kde is None:
             raise RuntimeError("sample() without a condition needs set_condition_density() first")
-        out = np.empty(0)
-        while len(out) < n:
-            draw = self.kde.resample(max(2 * (n - len(out)), 16), seed=self.rng)[0]
-            out = np.concatenate([out, draw[(draw > self.window[0]) & (draw < self.window[1])]])
-        return out[:n]
+        return self.kde.sample(n)
 
     @torch.no_grad()
     def sample(self, n: int, condition: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -96,6 +96,35 @@ def classifier_logit(clf, x: np.ndarray) -> np.ndarray:  # type: ignore[no-untyp
     return np.log(np.clip(p, 1e-12, None)) - np.log(np.clip(1 - p, 1e-12, None))
 
 
+class MassKDE:
+    """Gaussian KDE of the resonance mass (GeV), sampled inside a window only: the conditions at
+    which a sideband-trained generator is interpolated into the signal region (CATHODE and its
+    full-phase-space successors draw mjj from a KDE of the data's mjj).
+
+    ``bandwidth`` multiplies Scott's rule (scipy ``gaussian_kde``).
+    """
+
+    def __init__(self, m: np.ndarray, window: tuple[float, float], *, bandwidth: float = 1.0, seed: int = 0,
+                 name: str = "the mjj KDE") -> None:
+        from scipy.stats import gaussian_kde
+
+        m = np.asarray(m, float).reshape(-1)
+        if len(m) < 2:
+            raise ValueError(f"{name} needs at least 2 signal-region events, got {len(m)}")
+        self.kde = gaussian_kde(m)
+        self.kde.set_bandwidth(self.kde.factor * float(bandwidth))
+        self.window = (float(window[0]), float(window[1]))
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, n: int) -> np.ndarray:
+        """``n`` masses (GeV), redrawn until all lie inside the window."""
+        out = np.empty(0)
+        while len(out) < n:
+            draw = self.kde.resample(max(2 * (n - len(out)), 16), seed=self.rng)[0]
+            out = np.concatenate([out, draw[(draw > self.window[0]) & (draw < self.window[1])]])
+        return out[:n]
+
+
 def image_request(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The ``images`` request of the leading jet as a scorer's hyper-parameters ask for it (npix,
     extent, pT^n ``power``, Gaussian ``sigma`` in pixels, optional ``log_scale``): one spelling

@@ -11,7 +11,7 @@ over its ``n_best_epochs`` lowest-validation-loss epochs (CATHODE ``classifier_t
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -67,10 +67,61 @@ class EpochSnapshots:
         return [int(i) + 1 for i in order], [self.states[int(i)] for i in order]
 
 
-def _bce(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Per-event class-weighted binary cross-entropy of the logit."""
-    logit = model(batch["x"]).squeeze(-1).float()
-    return batch["w"] * nn.functional.binary_cross_entropy_with_logits(logit, batch["y"], reduction="none")
+Forward = Callable[[nn.Module, dict[str, torch.Tensor]], torch.Tensor]
+
+
+def _mlp_logit(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    return model(batch["x"]).squeeze(-1)
+
+
+class NetworkEnsemble:
+    """``n_models`` independently seeded classifier networks of data (1) vs reference (0); each
+    run's prediction is averaged over its ``n_best_epochs`` lowest-validation-loss epochs (CATHODE
+    ``classifier_training_utils.py``; 1: the best epoch only, no snapshots kept), runs averaged.
+
+    ``make_model()`` builds a fresh network; ``forward(model, batch)`` gives the logits of a batch
+    of the ``inputs`` dict (a vector MLP reads ``batch["x"]``, a set classifier its particles and
+    mask), so the same weighted-BCE training serves every architecture.
+    """
+
+    def __init__(self, make_model: Callable[[], nn.Module], forward: Forward, config: TrainConfig, *,
+                 n_models: int, n_best_epochs: int = 1, batch_size: int = 4096) -> None:
+        self.make_model, self.forward, self.config = make_model, forward, config
+        self.n_models, self.n_best_epochs, self.batch_size = max(1, int(n_models)), max(1, int(n_best_epochs)), batch_size
+        self.members: list[tuple[nn.Module, list[dict[str, torch.Tensor]]]] = []
+
+    def _loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        logit = self.forward(model, batch).float()
+        return batch["w"] * nn.functional.binary_cross_entropy_with_logits(logit, batch["y"], reduction="none")
+
+    def fit(self, inputs: Mapping[str, np.ndarray], y: np.ndarray, w: np.ndarray, context: FitContext, name: str,
+            started: float | None = None) -> list[dict[str, Any]]:
+        """Train the runs; returns one training record (dict) per run."""
+        data = {**inputs, "y": np.asarray(y, np.float32), "w": np.asarray(w, np.float32)}
+        runs = []
+        for k in range(self.n_models):
+            torch.manual_seed(context.seed + k)
+            model = self.make_model()
+            snapshots = EpochSnapshots() if self.n_best_epochs > 1 else None
+            record = fit_model(model, self._loss, data, config=self.config, context=_with_seed(context, context.seed + k),
+                               name=f"{name}-clf{k}", started=started, on_epoch_end=snapshots)
+            if snapshots is not None:
+                epochs, states = snapshots.best(record, self.n_best_epochs)
+            else:
+                epochs, states = [record.best_epoch], [{k2: v.clone() for k2, v in model.state_dict().items()}]
+            self.members.append((model, states))
+            runs.append({**record.to_dict(), "ensemble_epochs": epochs})
+        return runs
+
+    def score(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Mean logit over runs and their kept epochs."""
+        outs = []
+        for model, states in self.members:
+            for state in states:
+                model.load_state_dict(state)
+                outs.append(predict(model, dict(inputs), self.forward, batch_size=self.batch_size)
+                            .reshape(-1).astype(np.float64))
+        return np.mean(outs, axis=0)
 
 
 class DataVsReference:
@@ -117,31 +168,15 @@ class DataVsReference:
     def _fit_mlp(self, x: np.ndarray, y: np.ndarray, w: np.ndarray, n_models: int, context: FitContext,
                  name: str) -> None:
         mlp = prefixed(self.params, "mlp_")
-        config = TrainConfig.from_params(mlp)
-        data = {"x": x.astype(np.float32), "y": y.astype(np.float32), "w": w.astype(np.float32)}
-        self.members, runs = [], []
-        for k in range(n_models):
-            torch.manual_seed(context.seed + k)
-            model = MLP(x.shape[1], 1, [int(h) for h in mlp["hidden"]])
-            snapshots = EpochSnapshots()
-            run_context = _with_seed(context, context.seed + k)
-            record = fit_model(model, _bce, data, config=config, context=run_context, name=f"{name}-clf{k}",
-                               on_epoch_end=snapshots)
-            epochs, states = snapshots.best(record, int(mlp["n_best_epochs"]))
-            self.members.append((model, states))
-            runs.append({**record.to_dict(), "ensemble_epochs": epochs})
-        self.record["runs"] = runs
+        self.network = NetworkEnsemble(lambda: MLP(x.shape[1], 1, [int(h) for h in mlp["hidden"]]), _mlp_logit,
+                                       TrainConfig.from_params(mlp), n_models=n_models,
+                                       n_best_epochs=int(mlp["n_best_epochs"]))
+        self.record["runs"] = self.network.fit({"x": x.astype(np.float32)}, y, w, context, name)
 
     def score(self, x: np.ndarray) -> np.ndarray:
         if self.params["model"] == "hgb":
             return np.mean([classifier_logit(m, x) for m in self.members], axis=0)
-        xs = self.scaler.transform(x).astype(np.float32)
-        outs = []
-        for model, states in self.members:
-            for state in states:
-                model.load_state_dict(state)
-                outs.append(predict(model, xs).reshape(-1).astype(np.float64))
-        return np.mean(outs, axis=0)
+        return self.network.score({"x": self.scaler.transform(x).astype(np.float32)})
 
 
 def _with_seed(context: FitContext, seed: int) -> FitContext:

@@ -199,6 +199,8 @@ class SuiteSpec:
     preset: str | None = None
     # scorer name -> the only tasks of this suite it runs on (a costly scorer kept to a few tasks)
     scorer_tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: built-in scorers left out when ``scorers`` is empty (too slow for the suite's budget)
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -498,7 +500,7 @@ def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, 
     where = f"suites.{name}"
     block = r.mapping(block, where)
     r.no_extra(block, {"description", "tasks", "source", "sizes", "task_sizes", "injections", "seeds", "scorers",
-                       "preset", "scorer_tasks"}, where)
+                       "preset", "scorer_tasks", "exclude"}, where)
     names = r.required(block, "tasks", where, list)
     for i, tname in enumerate(names):
         if tname not in tasks:
@@ -527,6 +529,7 @@ def _parse_suite(r: _Reader, name: str, block: dict[str, Any], tasks: dict[str, 
         scorers=tuple(str(x) for x in r.optional(block, "scorers", where, list, [])),
         preset=r.optional(block, "preset", where, str, None),
         scorer_tasks=scorer_tasks,
+        exclude=tuple(str(x) for x in r.optional(block, "exclude", where, list, [])),
     )
 
 

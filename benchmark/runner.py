@@ -509,10 +509,13 @@ def jobs_for_suite(suite_name: str, scorers: Sequence[str] | None = None, *, res
 
 
 def suite_scorers(suite: Any) -> list[str]:
-    """A suite's scorers: its ``scorers:`` list, else every scorer lhcad itself registers."""
+    """A suite's scorers: its ``scorers:`` list, else every scorer lhcad itself registers except
+    those in its ``exclude:`` list."""
     from benchmark.contract import builtin_scorers
 
-    return list(suite.scorers) if suite.scorers else builtin_scorers()
+    if suite.scorers:
+        return list(suite.scorers)
+    return [s for s in builtin_scorers() if s not in set(getattr(suite, "exclude", ()))]
 
 
 def default_workers() -> int:

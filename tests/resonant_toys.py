@@ -71,3 +71,34 @@ def hanley_mcneil_null_sigma(n_pos: int, n_neg: int) -> float:
     """Standard deviation of the AUC of a score with no information (AUC = 0.5), Hanley & McNeil
     (1982) at A = 0.5, i.e. the Mann-Whitney null: sqrt((n_pos + n_neg + 1) / (12 n_pos n_neg))."""
     return float(np.sqrt((n_pos + n_neg + 1) / (12.0 * n_pos * n_neg)))
+
+
+def dijet_cloud_events(rng: np.random.Generator, n: int, window: tuple[float, float] = (2300.0, 5000.0),
+                       namespace: str = "toy/cloud") -> EventSet:
+    """Toy dijet events with constituents and a known law: mjj as :func:`background`, jet masses as
+    there (mean moving with mjj), 4-12 particles per jet spread around the axis by a width that
+    grows with the jet mass (so the particle model must follow the jet features and thus mjj), pT
+    fractions from a flat Dirichlet, massless constituents."""
+    base = background(rng, n, window, namespace)
+    mjj = base["mjj"]
+    masses = np.stack([base["jets"][:, 0, 3], base["jets"][:, 1, 3]], 1)
+    P = 12
+    jets = np.zeros((n, 2, 4))
+    jets[..., 0] = mjj[:, None] / 2 * rng.uniform(0.9, 1.0, (n, 2))
+    jets[..., 1] = rng.normal(0.0, 0.5, (n, 2))
+    phi1 = rng.uniform(-np.pi, np.pi, n)
+    jets[:, 0, 2], jets[:, 1, 2] = phi1, np.mod(phi1 + np.pi + rng.normal(0, 0.05, n) + np.pi, 2 * np.pi) - np.pi
+    jets[..., 3] = masses
+    counts = rng.integers(4, P + 1, (n, 2))
+    mask = np.arange(P)[None, None, :] < counts[..., None]
+    frac = -np.sort(-rng.dirichlet(np.ones(P), (n, 2)) * mask, axis=-1)
+    frac /= frac.sum(-1, keepdims=True)
+    width = 0.05 * masses[..., None] / 150.0
+    cons = np.zeros((n, 2, P, 4))
+    cons[..., 0] = frac * jets[..., 0:1]
+    cons[..., 1] = jets[..., 1:2] + rng.normal(0, 1, (n, 2, P)) * width
+    cons[..., 2] = jets[..., 2:3] + rng.normal(0, 1, (n, 2, P)) * width
+    cons[..., 3] = cons[..., 0] * np.cosh(cons[..., 1])
+    cons *= mask[..., None]
+    return EventSet({"jets": jets, "constituents": cons, "constituents_mask": mask, "mjj": mjj,
+                     "jet_nsubjettiness": base["jet_nsubjettiness"], "weights": np.ones(n)}, make_event_ids(namespace, n))
