@@ -212,7 +212,8 @@ def _code_shift(n: int) -> int:
 
 
 def _sort_by_class(
-    s: np.ndarray, is_sig: np.ndarray, w: np.ndarray | None, *, with_order: bool = False
+    s: np.ndarray, is_sig: np.ndarray, w: np.ndarray | None, *, with_order: bool = False,
+    scratch: list[np.ndarray] | None = None,
 ) -> tuple[_ClassSorted, _ClassSorted]:
     """The one sort: each class's scores through ``np.sort`` (unstable, SIMD), no ``argsort``.
 
@@ -220,6 +221,11 @@ def _sort_by_class(
     permutation) packed (key, index) codes are sorted and one pass turns them into exact keys,
     weights and order (see :mod:`benchmark._roc_kernels`). Splitting by class keeps the label out
     of the sort key; only which events tie matters downstream, never their order in a tie group.
+
+    ``scratch`` (a list, filled on the coded path): the two blocks that held the codes and the
+    (score, weight) records, dead once the keys are resolved; :func:`_reused_buffers` turns them
+    into three of the five ROC arrays, so that the ROC does not fault in fresh memory for them
+    (first writes to fresh pages, not arithmetic, dominate at 1e7 events).
     """
     kernels = _kernels()
     s = np.ascontiguousarray(s, dtype=np.float64)
@@ -232,8 +238,13 @@ def _sort_by_class(
         keys_b.sort()
         return _ClassSorted(keys_s), _ClassSorted(keys_b)
     shift_s, shift_b = _code_shift(n_sig), _code_shift(n_bkg)
-    codes_s, codes_b = np.empty(n_sig, np.uint64), np.empty(n_bkg, np.uint64)
-    rec_s, rec_b = np.empty((n_sig, 2)), np.empty((n_bkg, 2))
+    n = n_sig + n_bkg
+    # one block each (one point more than events: the ROC's arrays reuse them, see ``scratch``)
+    code_block, rec_block = np.empty(n + 1, np.uint64), np.empty(2 * (n + 1))
+    codes_s, codes_b = code_block[:n_sig], code_block[n_sig:n]
+    rec_s, rec_b = rec_block[: 2 * n_sig].reshape(n_sig, 2), rec_block[2 * n_sig: 2 * n].reshape(n_bkg, 2)
+    if scratch is not None:
+        scratch[:] = [code_block, rec_block]
     kernels.class_codes(s, is_sig, w, shift_s, shift_b, codes_s, rec_s, codes_b, rec_b)
     out = []
     for codes, rec, shift in ((codes_s, rec_s, shift_s), (codes_b, rec_b, shift_b)):
@@ -251,6 +262,18 @@ def _roc_buffers(n_points: int) -> tuple[np.ndarray, ...]:
     """Empty (fpr, tpr, n_bkg_above, n_sig_above, thresholds) arrays for up to ``n_points`` points."""
     return (np.empty(n_points), np.empty(n_points), np.empty(n_points, np.int64),
             np.empty(n_points, np.int64), np.empty(n_points))
+
+
+def _reused_buffers(scratch: list[np.ndarray], n_points: int) -> tuple[np.ndarray, ...] | None:
+    """ROC buffers (as :func:`_roc_buffers`) whose fpr, tpr and thresholds live in the sort's dead
+    scratch blocks (``_sort_by_class(scratch=...)``); None when the sort left none."""
+    if not scratch:
+        return None
+    code_block, rec_block = scratch
+    if code_block.shape[0] < n_points or rec_block.shape[0] < 2 * n_points:
+        return None
+    return (rec_block[:n_points], rec_block[n_points: 2 * n_points], np.empty(n_points, np.int64),
+            np.empty(n_points, np.int64), code_block[:n_points].view(np.float64))
 
 
 def _roc_from_sorted(
@@ -297,7 +320,9 @@ def roc_curve(y: Any, scores: Any, weights: Any = None) -> Roc:
     so that AUCs and curves can be cross-checked. See the module docstring for all conventions.
     """
     is_sig, s, w = _validate(y, scores, weights)
-    return _roc_from_sorted(*_sort_by_class(s, is_sig, w))
+    scratch: list[np.ndarray] = []
+    sig, bkg = _sort_by_class(s, is_sig, w, scratch=scratch)
+    return _roc_from_sorted(sig, bkg, buffers=_reused_buffers(scratch, s.shape[0] + 1))
 
 
 def _roc_auc(roc: Roc) -> float:
