@@ -97,12 +97,13 @@ def test_template_is_sr_background_from_its_own_class_and_changes_no_split():
     # the splits are those of the task without a template
     import dataclasses
 
-    from benchmark.tasks import resonant_split
+    from benchmark.tasks import resonant_split, task_sizes
     from benchmark.data import load_class
 
     classes = {ref: load_class(ref.dataset, ref.name, "generated") for ref in (*task.background, *task.signal)}
+    # the sizes build_task_data resolves (the generated train size caps the analysis-window data)
     bare = resonant_split(dataclasses.replace(task, resonant=dataclasses.replace(task.resonant, background_template=None)),
-                          "generated", 0, classes, {**task.sizes, "test": 600}, 0)
+                          "generated", 0, classes, task_sizes(task, "generated", {"test": 600}), 0)
     assert np.array_equal(bare.train.event_id, data.train.event_id)
     assert np.array_equal(bare.test.event_id, data.test.event_id)
 

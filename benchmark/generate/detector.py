@@ -169,7 +169,13 @@ _OPTIONAL_DEFAULTS: dict[str, Any] = {
     "eflow": "ideal"}
 
 #: Delphes' ATLAS card (``cards/delphes_card_ATLAS.tcl``): the top-tagging reference set
-#: (arXiv:1902.09914, "Delphes ATLAS card"); the dark-jet and Dark Machines samples also name it.
+#: (arXiv:1902.09914, "Delphes ATLAS card"); the Dark Machines samples name it too. Its grid and
+#: resolutions are those of the card up to Delphes 3.3 (one ``Calorimeter``, 0.1 x 10 degree towers
+#: to |eta| 2.5, significance 1). Since Delphes 3.4.0 (commit e0a1a44, Sep 2016) the card has a
+#: separate ECAL of 0.0174 x 1 degree cells (significance 2) beside a 0.1 x 10 degree HCAL, and its
+#: charged-hadron resolution is the CMS card's formula (see :data:`CMS_RND`), not the ATLAS design
+#: value used here. Which Delphes version the top set used is not public; its top-mass peak is
+#: reproduced with these numbers, and no real top-tagging sample is at hand to measure more.
 ATLAS = DetectorParams()
 
 

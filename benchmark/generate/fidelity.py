@@ -239,18 +239,16 @@ def read_real(dataset: str, source: Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 # -- report -----------------------------------------------------------------------------------------
-def fidelity_rows(dataset: str, generated_dir: Path, real_source: Path) -> list[FidelityRow]:
-    """Compare every class present on both sides (look-alike folder vs real source)."""
+def _load_pair(dataset: str, generated_dir: Path, real_source: Path
+               ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, np.ndarray]], list[str]]:
+    """(look-alike arrays, real arrays, classes present on both sides)."""
     real = read_real(dataset, real_source)
     gen = read_class_files(Path(generated_dir), list(real))
     common = [c for c in real if c in gen]
     if not common:
         raise ValueError(f"no class in common between the look-alike {sorted(gen) or '(none)'} in "
                          f"{generated_dir} and the real {sorted(real)} from {real_source}")
-    rows: list[FidelityRow] = []
-    for cls in common:
-        rows.extend(compare(dataset, cls, variables(gen[cls]), variables(real[cls])))
-    return rows
+    return gen, real, common
 
 
 def _fmt(x: float) -> str:
@@ -305,12 +303,7 @@ def fidelity_report(dataset: str, generated_dir: Path, real_source: Path, out_di
     """Write ``<dataset>_fidelity.md``, ``.json`` and one PNG per class to ``out_dir``; return the JSON."""
     from benchmark.store import write_json
 
-    real = read_real(dataset, real_source)
-    gen = read_class_files(Path(generated_dir), list(real))
-    common = [c for c in real if c in gen]
-    if not common:
-        raise ValueError(f"no class in common between the look-alike {sorted(gen) or '(none)'} in "
-                         f"{generated_dir} and the real {sorted(real)} from {real_source}")
+    gen, real, common = _load_pair(dataset, generated_dir, real_source)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[FidelityRow] = []
@@ -333,4 +326,4 @@ def fidelity_report(dataset: str, generated_dir: Path, real_source: Path, out_di
 
 
 __all__ = ["FidelityRow", "ks_statistic", "ks_floor", "variables", "dijet_variables", "jet_variables",
-           "compare", "read_real", "real_lhco_raw", "fidelity_rows", "fidelity_report", "markdown_table"]
+           "compare", "read_real", "real_lhco_raw", "fidelity_report", "markdown_table"]
