@@ -140,8 +140,9 @@ def generate_channel(channel: str, events: int, *, signal_events: int | None = N
     """Generate ``channel``: a background mixture of ``events`` rows and ``signal_events`` per signal.
 
     ``chunk_size`` 50 (the shipped sample's) keeps chunks small: about 3600 generated ttbar events
-    each at chan1's 1.4 % efficiency. With the recipe's seed, ``events=300, signal_events=150``
-    remakes the shipped chan1 sample.
+    each at chan1's 1.4 % efficiency. Every event regenerates bit for bit from the recipe and seed
+    (:func:`regenerate_rows`); the mixture's composition follows the cross sections measured on the
+    chunks made, so another number of chunks can shift a process's count by one.
     """
     from benchmark.generate.pythia import _resolve, generate_dataset
     from benchmark.store import dataset_dir
