@@ -124,7 +124,7 @@ def test_generated_chan1_task_holds_the_generated_signals_only():
     with pytest.raises(ValueError, match="holds no background"):
         reg.task("darkmachines/chan2a", "generated")
     quick = reg.suite("quick")
-    assert "darkmachines/chan1" in quick.tasks and quick.task_sizes["darkmachines/chan1"] == {"train": 0.7, "test": 0.3}
+    assert "darkmachines/chan1" in quick.tasks and quick.task_sizes["darkmachines/chan1"] == {"train": 0.99, "test": 0.4}
 
 
 def test_leaderboard_ti_expects_the_signals_a_source_holds():
@@ -266,7 +266,7 @@ def test_quick_suite_plans_chan1_at_its_own_sizes(tmp_path):
 
     jobs = jobs_for_suite("quick", ["hlf-gmm"], results_dir=tmp_path, seeds=1)
     sizes = {j.task: j.sizes for j in jobs}
-    assert sizes["darkmachines/chan1"] == {"train": 0.7, "test": 0.3}
+    assert sizes["darkmachines/chan1"] == {"train": 0.99, "test": 0.4}
     assert sizes["top/qcd-vs-top"] == {"train": 1500.0, "test": 1000.0}
 
 
@@ -276,6 +276,6 @@ def test_jet_scorers_are_skipped_on_object_tasks(tmp_path):
 
     skipped: list[str] = []
     jobs = plan_jobs(tasks=["darkmachines/chan1"], scorers=["hlf-gmm", "jet-mass"], seeds=1, source="generated",
-                     results_dir=tmp_path, sizes={"train": 0.7, "test": 0.3}, skipped=skipped)
+                     results_dir=tmp_path, sizes={"train": 0.99, "test": 0.4}, skipped=skipped)
     assert [j.scorer for j in jobs] == ["hlf-gmm"]
     assert any(s.startswith("jet-mass needs the event arrays constituents") for s in skipped)
