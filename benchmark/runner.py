@@ -229,11 +229,11 @@ def resume_decision(job: Job, overwrite: bool = False) -> tuple[bool, str | None
 #: and a jet scorer (images, EFPs, jet masses...) nothing in the object-level Dark Machines events, so
 #: either is skipped there, not failed. Representations not listed (``highlevel``) are computed from
 #: whatever the dataset carries.
-_JET_ARRAYS = ("constituents", "constituents_mask")
+_CONSTITUENTS = ("constituents", "constituents_mask")
 REPRESENTATION_ARRAYS: dict[str, tuple[str, ...]] = {
     "objects": ("objects", "objects_mask", "met"),
-    **{jet_rep: _JET_ARRAYS for jet_rep in
-       ("constituents", "images", "efp", "jets", "nsubjettiness", "jet_observables")},
+    "jets": ("jets",),
+    **{rep: _CONSTITUENTS for rep in ("constituents", "images", "efp", "nsubjettiness", "jet_observables")},
 }
 
 

@@ -266,6 +266,7 @@ def trimmed_registry(path, present: set[str]):
     classes = reg["datasets"]["darkmachines"]["classes"]
     reg["datasets"]["darkmachines"]["classes"] = {c: v for c, v in classes.items()
                                                    if c in present or not c.startswith("chan1/")}
+    reg["datasets"]["darkmachines"]["sources"].pop("generated", None)  # its chan1 signals are trimmed away
     path.write_text(yaml.safe_dump(reg, sort_keys=False))
     return path
 
@@ -307,7 +308,8 @@ def test_dark_machines_scorers_are_not_planned_on_jet_tasks(tmp_path):
     assert missing_arrays("highlevel", ["objects"]) == []  # computed from what the dataset carries
     skipped: list[str] = []
     jobs = jobs_for_suite("quick", ["deep-svdd", "hlf-gmm"], results_dir=tmp_path, seeds=1, skipped=skipped)
-    assert jobs and {j.scorer for j in jobs} == {"hlf-gmm"}  # the quick suite has jet tasks only (today)
+    assert {j.scorer for j in jobs} == {"hlf-gmm", "deep-svdd"}
+    assert {j.task for j in jobs if j.scorer == "deep-svdd"} == {"darkmachines/chan1"}  # the one object-level task
     lines = _skip_summary(skipped)
     assert any(line.startswith("deep-svdd: not run on tasks without objects, objects_mask, met (") for line in lines)
     assert len([line for line in lines if line.startswith("deep-svdd")]) == 2  # + the resonant/supervised tasks

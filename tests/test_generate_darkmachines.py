@@ -278,4 +278,4 @@ def test_jet_scorers_are_skipped_on_object_tasks(tmp_path):
     jobs = plan_jobs(tasks=["darkmachines/chan1"], scorers=["hlf-gmm", "jet-mass"], seeds=1, source="generated",
                      results_dir=tmp_path, sizes={"train": 0.99, "test": 0.4}, skipped=skipped)
     assert [j.scorer for j in jobs] == ["hlf-gmm"]
-    assert any(s.startswith("jet-mass needs the event arrays constituents") for s in skipped)
+    assert any(s.startswith("jet-mass needs the event arrays jets that darkmachines/chan1 lacks") for s in skipped)
