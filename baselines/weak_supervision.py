@@ -6,7 +6,8 @@ A classifier of signal-region data (label 1) against a sample that follows the S
 (``model``): an ensemble of histogram gradient-boosted trees (member k trains on all folds but k)
 and the CATHODE MLP (3 x 64 ReLU) through the shared training loop, each run's prediction averaged
 over its ``n_best_epochs`` lowest-validation-loss epochs (CATHODE ``classifier_training_utils.py``),
-``n_models`` runs averaged.
+``n_models`` runs averaged. :class:`NetworkEnsemble` is that training and averaging for any
+network (the full-phase-space transformer classifier of :mod:`baselines.fullphase` uses it too).
 """
 from __future__ import annotations
 
