@@ -137,4 +137,6 @@ def test_shipped_fingerprints_match_the_recipes():
         if dataset not in RECIPES:
             continue
         for cls, info in entry["classes"].items():
+            if cls not in RECIPES[entry["recipe"]].classes:
+                continue  # a mixture of the recipe's processes (Dark Machines background): test_generate_reproduce
             assert info["recipe_fingerprint"] == recipe_fingerprint(RECIPES[entry["recipe"]], cls), (dataset, cls)

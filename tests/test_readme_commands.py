@@ -112,5 +112,5 @@ def test_quick_suite_plans_and_builds_on_the_shipped_samples(tmp_path, monkeypat
     assert {j.task for j in jobs} == set(suite.tasks) and len({j.seed for j in jobs}) == suite.seeds
     for task in suite.tasks:
         job = next(j for j in jobs if j.task == task)
-        data = build_task_data(load_registry().task(task), job.source, 0, injection=job.injection, sizes=job.sizes)
+        data = build_task_data(load_registry().task(task, source=job.source), job.source, 0, injection=job.injection, sizes=job.sizes)
         assert len(data.train) > 0 and len(data.test) >= 100

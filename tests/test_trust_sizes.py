@@ -62,8 +62,13 @@ def test_shipped_tasks_fit_the_shipped_samples():
     checked = []
     for task in reg.tasks.values():
         if "generated" in reg.dataset(task.dataset).sources:
-            check_sizes(task, "generated")
+            try:
+                held = reg.task(task.name, source="generated")  # the classes the look-alike holds
+            except ValueError:
+                continue  # a Dark Machines channel not generated yet (only chan1 is)
+            check_sizes(held, "generated")
             checked.append(task.name)
+    assert "darkmachines/chan1" in checked and "darkmachines/chan3" not in checked
     assert "top/qcd-vs-top" in checked and reg.task("top/qcd-vs-top").sizes_for("real")["train"] == 100000
 
 
