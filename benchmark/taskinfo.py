@@ -154,14 +154,19 @@ def describe_task(task: str, records: list[dict[str, Any]]) -> TaskInfo:
     reg = load_registry()
     if task not in reg.tasks:
         return TaskInfo(task, "task not in this registry", "?", "", [], [])
+    used_sources = sorted({str((r.get("job") or {}).get("source")) for r in records})
     spec = reg.task(task)
+    if len(used_sources) == 1:  # name the classes that source holds (a look-alike may hold a subset)
+        try:
+            spec = reg.task(task, source=used_sources[0])
+        except ValueError:
+            pass
     dataset = reg.datasets.get(spec.dataset)
     info = TaskInfo(task=task, description=spec.description, protocol=spec.protocol,
                     protocol_text=PROTOCOL_TEXT.get(spec.protocol, ""),
                     background=[_class_line(dataset, r) for r in spec.background],
                     signal=[_class_line(dataset, r) for r in spec.signal],
                     reported=reported_figures(task), papers=list(spec.papers))
-    used_sources = sorted({str((r.get("job") or {}).get("source")) for r in records})
     for kind in used_sources:
         if dataset is not None and kind in dataset.sources:
             info.sources[kind] = _source_text(dataset, kind)
