@@ -208,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset")
     p.add_argument("--data-dir", type=Path, help="cache root (default $LHCAD_DATA or the platform cache dir)")
     p.add_argument("--mirror", help="site mirror tried first (also $LHCAD_MIRROR)")
-    p.add_argument("--from", dest="from_dir", type=Path, help="take files from this folder instead of downloading")
+    p.add_argument("--from", dest="from_dir", type=Path, help="take files from this folder instead of downloading "
+                   "(darkmachines: the training_files.tar or the challenge's loose CSV files, in any sub-folders)")
     p.add_argument("--offline", action="store_true", help="never touch the network; never delete cached files")
     p.add_argument("--no-convert", action="store_true", help="download and verify only")
 

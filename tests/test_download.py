@@ -540,3 +540,39 @@ def test_fetch_dataset_unreachable_api_and_no_checksum_is_recorded_unverified(fi
     summary = json.loads((tmp_path / "cache" / "top" / "real" / "summary.json").read_text())
     assert summary["raw"]["train.h5"]["verified"] is False
     assert any("Zenodo records API not available" in w for w in summary["warnings"])
+
+
+def test_fetch_darkmachines_from_a_folder_of_loose_csv_files(fixture_registry, server, tmp_path):
+    """People download the challenge's CSV files one by one: --from DIR takes them without the tar."""
+    import tarfile
+
+    from benchmark.events import EventSet
+    from benchmark.sources import fetch_dataset
+
+    loose = tmp_path / "downloads"
+    with tarfile.open(fixture_registry / "training_files.tar") as tf:
+        for member in tf.getmembers():
+            if member.isfile():
+                target = loose / Path(member.name).relative_to("training_files")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(tf.extractfile(member).read())
+    (loose / "README.txt").write_text("not a CSV: ignored\n")
+    out = fetch_dataset("darkmachines", data_dir=tmp_path / "cache", from_dir=loose, offline=True, progress=False)
+    assert server.log == []
+    assert set(out) == {"chan1/background", "chan1/monojet_Zp2000.0_DM_50.0", "chan2a/background", "chan2a/pp23mt_50"}
+    assert len(EventSet.load(out["chan2a/pp23mt_50"])) == 30
+    raw = tmp_path / "cache" / "darkmachines" / "real" / "raw"
+    assert (raw / "pp23mt_50_chan2a.csv").is_file() and not (raw / "training_files.tar").exists()
+    # a second file of the same name in another folder is ambiguous: named, not guessed
+    (loose / "copy").mkdir()
+    (loose / "copy" / "pp23mt_50_chan2a.csv").write_text("")
+    with pytest.raises(Exception, match="two files named pp23mt_50_chan2a.csv"):
+        fetch_dataset("darkmachines", data_dir=tmp_path / "cache2", from_dir=loose, offline=True, progress=False)
+
+
+def test_fetch_darkmachines_from_the_real_chan1_files(real_samples, tmp_path):
+    from benchmark.sources import fetch_dataset
+
+    out = fetch_dataset("darkmachines", data_dir=tmp_path / "cache", from_dir=real_samples / "darkmachines",
+                        offline=True, progress=False)
+    assert {"chan1/background", "chan1/monotop_200_A", "chan1/sqsq_sq1800_neut800"} <= set(out)

@@ -314,6 +314,12 @@ def _remote_files(dataset: str, src: Any, *, mirror: str | None, offline: bool, 
     specs = list(src.files)
     if not specs:
         specs = _unlisted_files(src, api, raw=raw, from_dir=from_dir, offline=offline)
+    loose = _loose_files(src, specs, from_dir)
+    if loose:
+        notes.append(f"took {len(loose)} loose {src.format} files from {from_dir} instead of "
+                     f"{', '.join(f.name for f in specs)} (no published checksums; sha256 recorded)")
+        log.info("%s", notes[-1])
+        return [RemoteFile(name=f.name) for f in loose], notes
     out = []
     for f in specs:
         info = api.get(f.name, {})
@@ -332,6 +338,32 @@ def _remote_files(dataset: str, src: Any, *, mirror: str | None, offline: bool, 
             md5=md5, sha256=f.sha256, checksum_source=source,
         ))
     return out, notes
+
+
+#: formats whose converter also reads the loose files people download one by one (glob of their
+#: names), so ``lhcad fetch DATASET --from DIR`` takes those when DIR lacks the registered archive
+LOOSE_FILES: dict[str, str] = {"darkmachines": "*.csv"}
+
+
+def _loose_files(src: Any, specs: Sequence[Any], from_dir: Path | None) -> list[Any]:
+    """Loose files in ``from_dir`` standing in for the registered ones (none if any is there)."""
+    from benchmark.registry import FileSpec
+    from benchmark.sources.download import _find_in
+
+    pattern = LOOSE_FILES.get(src.format or "")
+    if from_dir is None or pattern is None or not Path(from_dir).is_dir():
+        return []
+    if any(_find_in(Path(from_dir), f.name) is not None for f in specs):
+        return []
+    found: dict[str, Path] = {}
+    for path in sorted(Path(from_dir).rglob(pattern)):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if path.name in found:
+            raise DownloadError(f"--from {from_dir}: two files named {path.name} ({found[path.name]} and {path}); "
+                                "keep one")
+        found[path.name] = path
+    return [FileSpec(name=name) for name in found]
 
 
 def _unlisted_files(src: Any, api: Mapping[str, Mapping[str, Any]], *, raw: Path, from_dir: Path | None,
