@@ -160,21 +160,32 @@ def test_job_folder_removed_after_success_failure_timeout(synth_registry, tmp_pa
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_job_folder_removed_when_the_parent_is_interrupted(synth_registry, tmp_path, job_tmp, sig):
-    script = (f"from benchmark.isolation import Limits\nfrom benchmark.runner import execute_job, plan_jobs\n"
+    # Ctrl-C acts as in a terminal even where this test process was started with SIGINT ignored (an
+    # ignored disposition is inherited across exec, and Python then installs no KeyboardInterrupt)
+    script = (f"import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+              f"from benchmark.isolation import Limits\nfrom benchmark.runner import execute_job, plan_jobs\n"
               f"job = plan_jobs(tasks=['synth/unsup'], scorers=['{MIS}:Sleeper'], seeds=1, source='generated', "
               f"results_dir={str(tmp_path / 'r')!r}, n_boot=0)[0]\n"
               f"execute_job(job, isolation=Limits(time_s=300, memory_mb=4000))\n")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1])
     deadline = time.time() + 120
-    while time.time() < deadline and not any((d / "log.txt").exists() for d in _job_dirs(job_tmp)):
+    # signal only once the scorer is asleep in its child (not while the parent is still starting it)
+    while time.time() < deadline and not any(b"asleep" in _read(d / "log.txt") for d in _job_dirs(job_tmp)):
         time.sleep(0.2)
     folders = _job_dirs(job_tmp)
     assert folders and folders[0].name.startswith(job_dir_prefix(proc.pid))
-    time.sleep(1.0)  # the scorer is asleep in its child
+    assert b"asleep" in _read(folders[0] / "log.txt")
     proc.send_signal(sig)
     proc.wait(timeout=60)
     assert proc.returncode != 0
     assert _job_dirs(job_tmp) == []
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
 
 
 def test_folders_of_a_killed_run_are_swept(job_tmp):
