@@ -156,11 +156,8 @@ def describe_task(task: str, records: list[dict[str, Any]]) -> TaskInfo:
         return TaskInfo(task, "task not in this registry", "?", "", [], [])
     used_sources = sorted({str((r.get("job") or {}).get("source")) for r in records})
     spec = reg.task(task)
-    if len(used_sources) == 1:  # name the classes that source holds (a look-alike may hold a subset)
-        try:
-            spec = reg.task(task, source=used_sources[0])
-        except ValueError:
-            pass
+    if len(used_sources) == 1 and used_sources[0] in reg.dataset(spec.dataset).sources:
+        spec = reg.task(task, source=used_sources[0])  # the classes that source holds (a look-alike may hold a subset)
     dataset = reg.datasets.get(spec.dataset)
     info = TaskInfo(task=task, description=spec.description, protocol=spec.protocol,
                     protocol_text=PROTOCOL_TEXT.get(spec.protocol, ""),
