@@ -83,13 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
                               "Finished jobs are skipped (their result file exists); --overwrite reruns them.\n"
                               "Failures go to <results>/failures.jsonl and make the exit status 1.")
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--task", nargs="+", help="task name(s) from datasets.yaml")
+    target.add_argument("--task", nargs="+", action="extend", help="task name(s) from datasets.yaml (repeatable)")
     target.add_argument("--suite", help="a named suite of datasets.yaml (e.g. quick, full)")
-    p.add_argument("--scorer", nargs="+", help="registry name, module:Class, path/to/file.py[:Class] or entry point"
-                                               " (default with --suite: the suite's scorers)")
+    p.add_argument("--scorer", nargs="+", action="extend",
+                   help="registry name, module:Class, path/to/file.py[:Class] or entry point"
+                        " (repeatable; default with --suite: the suite's scorers)")
     p.add_argument("--seeds", type=POSITIVE_INT, help="number of seeds 0..N-1 (default: the suite's, else 1)")
-    p.add_argument("--seed-list", type=NON_NEGATIVE_INT, nargs="+", help="explicit seeds instead of --seeds")
-    p.add_argument("--injections", type=NON_NEGATIVE_INT, nargs="+", help="resonant tasks: injected signal counts to scan")
+    p.add_argument("--seed-list", type=NON_NEGATIVE_INT, nargs="+", action="extend", help="explicit seeds instead of --seeds")
+    p.add_argument("--injections", type=NON_NEGATIVE_INT, nargs="+", action="extend", help="resonant tasks: injected signal counts to scan")
     p.add_argument("--source", choices=["real", "generated"], help="data source (default: suite's, else generated)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default auto)")
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default ./results)")

@@ -36,3 +36,14 @@ def test_other_commands_validate_sizes_and_counts(synth_registry, capsys, argv):
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == 2 and "must be" in capsys.readouterr().err
+
+
+def test_repeated_list_options_accumulate():
+    """`--scorer A --scorer B` runs both (argparse's default would keep only B, silently)."""
+    from benchmark.cli import build_parser
+
+    args = build_parser().parse_args(["run", "--task", "t/a", "--task", "t/b", "--scorer", "x", "y",
+                                      "--scorer", "z", "--seed-list", "0", "--seed-list", "3",
+                                      "--injections", "0", "--injections", "500"])
+    assert args.task == ["t/a", "t/b"] and args.scorer == ["x", "y", "z"]
+    assert args.seed_list == [0, 3] and args.injections == [0, 500]
