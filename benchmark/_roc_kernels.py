@@ -38,12 +38,11 @@ _BLOCK = 1024
 
 @compiled()
 def _monotone_key(bits: np.uint64) -> np.uint64:
-    """Unsigned key with the order of the float64 whose bit pattern is ``bits`` (not NaN)."""
-    if bits == _SIGN:  # -0.0 is +0.0
-        bits = _ZERO
-    if bits & _SIGN:
-        return ~bits
-    return bits | _SIGN
+    """Unsigned key with the order of the float64 whose bit pattern is ``bits`` (not NaN): all bits
+    flipped for a negative float, the sign bit set for a positive one; -0.0 is +0.0. Branch-free
+    (a select and an xor): the signs of scores are unpredictable."""
+    bits = _ZERO if bits == _SIGN else bits
+    return bits ^ ((_ZERO - (bits >> np.uint64(63))) | _SIGN)
 
 
 @compiled()
@@ -52,42 +51,6 @@ def _float_bits(key: np.uint64) -> np.uint64:
     if key & _SIGN:
         return key & ~_SIGN
     return ~key
-
-
-@compiled()
-def weight_summary(weights: np.ndarray, is_signal: np.ndarray) -> tuple[int, int, float, float]:
-    """Non-finite and negative weights counted, and the signal and background weight sums."""
-    n_bad = 0
-    n_neg = 0
-    ws = 0.0
-    wb = 0.0
-    for i in range(weights.shape[0]):
-        x = weights[i]
-        if not np.isfinite(x):
-            n_bad += 1
-        elif x < 0:
-            n_neg += 1
-        elif is_signal[i]:
-            ws += x
-        else:
-            wb += x
-    return n_bad, n_neg, ws, wb
-
-
-@compiled()
-def class_keys(scores: np.ndarray, is_signal: np.ndarray, ks: np.ndarray, kb: np.ndarray) -> None:
-    """Fill ``ks``/``kb`` with the keys of the signal/background scores, each class in input order."""
-    n = scores.shape[0]
-    bits = scores.view(np.uint64)
-    a = 0
-    b = 0
-    for i in range(n):
-        if is_signal[i]:
-            ks[a] = _monotone_key(bits[i])
-            a += 1
-        else:
-            kb[b] = _monotone_key(bits[i])
-            b += 1
 
 
 @compiled()

@@ -124,8 +124,34 @@ class Roc:
         return int(self.fpr.shape[0])
 
 
-def _validate(y: Any, scores: Any, weights: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Check inputs and return (is_signal bool array, scores float64, weights float64 or None)."""
+@dataclass(frozen=True, eq=False)
+class _Inputs:
+    """Checked inputs: ``labels`` (1-D, contiguous, bool or numeric, every value 0 or 1), ``scores``
+    (contiguous float64 without NaN), ``weights`` (contiguous float64, finite, >= 0; None: unit)."""
+
+    labels: np.ndarray
+    scores: np.ndarray
+    weights: np.ndarray | None
+    n_signal: int
+
+    @property
+    def is_signal(self) -> np.ndarray:
+        """Labels as a bool array (a view where the labels are one byte each)."""
+        y = self.labels
+        if y.dtype == np.bool_:
+            return y
+        if y.dtype.itemsize == 1 and y.dtype.kind in "iu":  # checked 0/1 bytes are valid bools
+            return y.view(np.bool_)
+        return y == 1
+
+
+def _bad_labels_error(y_arr: np.ndarray, bad: np.ndarray) -> ValueError:
+    found = np.unique(y_arr[bad].astype(str))[:5].tolist()
+    return ValueError(f"labels must be 0 (background) or 1 (signal); found {found}")
+
+
+def _checked(y: Any, scores: Any, weights: Any = None) -> _Inputs:
+    """Check the inputs (shapes, types, then every value in one pass) and return them as used."""
     y_arr = np.asarray(y)
     s = np.asarray(scores)
     if y_arr.ndim != 1:
@@ -135,12 +161,12 @@ def _validate(y: Any, scores: Any, weights: Any = None) -> tuple[np.ndarray, np.
     if y_arr.shape[0] != s.shape[0]:
         raise ValueError(f"lengths differ: y has {y_arr.shape[0]} entries but scores has {s.shape[0]}")
     try:
-        s = s.astype(np.float64, copy=False)
+        s = np.ascontiguousarray(s, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"scores must be numeric: {exc}") from None
-    if y_arr.dtype == np.bool_:
-        is_sig = np.ascontiguousarray(y_arr)
-    else:
+    if y_arr.dtype.kind in "biuf":
+        labels = np.ascontiguousarray(y_arr)
+    else:  # strings, objects, complex: numpy compares, and anything but 0/1 is refused
         try:
             bad = (y_arr != 0) & (y_arr != 1)
         except TypeError:
@@ -149,47 +175,65 @@ def _validate(y: Any, scores: Any, weights: Any = None) -> tuple[np.ndarray, np.
         if bad.shape != y_arr.shape:  # numpy returned a scalar for incomparable dtypes
             bad = np.ones(y_arr.shape, dtype=bool)
         if bad.any():
-            found = np.unique(y_arr[bad].astype(str))[:5].tolist()
-            raise ValueError(f"labels must be 0 (background) or 1 (signal); found {found}")
-        is_sig = y_arr == 1
-    n_nan = int(np.count_nonzero(np.isnan(s)))
-    if n_nan:
-        raise ValueError(f"scores contain {n_nan} NaN value(s); score every event with a number")
+            raise _bad_labels_error(y_arr, bad)
+        labels = np.ascontiguousarray(y_arr == 1)
     w: np.ndarray | None = None
+    weight_error: str | None = None
     if weights is not None:
         w = np.asarray(weights)
         if w.ndim != 1:
-            raise ValueError(f"weights must be a 1-D array, got shape {w.shape}")
-        if w.shape[0] != s.shape[0]:
-            raise ValueError(f"lengths differ: weights has {w.shape[0]} entries but scores has {s.shape[0]}")
-        try:
-            w = np.ascontiguousarray(w, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"weights must be numeric: {exc}") from None
-        # one pass for all weight checks (they cost more than the sort otherwise)
-        n_bad, n_neg, sum_sig, sum_bkg = _kernels().weight_summary(w, is_sig)
-        if n_bad:
-            raise ValueError("weights must be finite (found NaN or inf)")
-        if n_neg:
-            raise ValueError(f"weights must be non-negative; found {n_neg} negative weight(s)")
-    n_sig = int(np.count_nonzero(is_sig))
+            weight_error = f"weights must be a 1-D array, got shape {w.shape}"
+        elif w.shape[0] != s.shape[0]:
+            weight_error = f"lengths differ: weights has {w.shape[0]} entries but scores has {s.shape[0]}"
+        else:
+            try:
+                w = np.ascontiguousarray(w, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                weight_error = f"weights must be numeric: {exc}"
+        if weight_error is not None:
+            w = None
+    n_bad_labels, n_sig, n_nan, n_bad_w, n_neg_w, any_sig_w, any_bkg_w = _stream_kernels().scan_inputs(labels, s, w)
+    if n_bad_labels:
+        raise _bad_labels_error(y_arr, (y_arr != 0) & (y_arr != 1))
+    if n_nan:
+        raise ValueError(f"scores contain {n_nan} NaN value(s); score every event with a number")
+    if weight_error is not None:
+        raise ValueError(weight_error)
+    if n_bad_w:
+        raise ValueError("weights must be finite (found NaN or inf)")
+    if n_neg_w:
+        raise ValueError(f"weights must be non-negative; found {n_neg_w} negative weight(s)")
     if n_sig == 0:
         raise ValueError("no signal events (y == 1): ROC metrics need both classes")
-    if n_sig == is_sig.shape[0]:
+    if n_sig == s.shape[0]:
         raise ValueError("no background events (y == 0): ROC metrics need both classes")
     if w is not None:
-        if not sum_sig > 0:
+        if not any_sig_w:
             raise ValueError("no signal weight: the signal weights sum to zero")
-        if not sum_bkg > 0:
+        if not any_bkg_w:
             raise ValueError("no background weight: the background weights sum to zero")
-    return is_sig, s, w
+    return _Inputs(labels, s, w, int(n_sig))
+
+
+def _validate(y: Any, scores: Any, weights: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Check inputs and return (is_signal bool array, scores float64, weights float64 or None)."""
+    inputs = _checked(y, scores, weights)
+    return inputs.is_signal, inputs.scores, inputs.weights
 
 
 def _kernels():  # type: ignore[no-untyped-def]
-    """The numba kernels, imported on first use (importing this module stays numba-free)."""
+    """The numba kernels of the class-split sort (the bootstrap's), imported on first use
+    (importing this module stays numba-free)."""
     from benchmark import _roc_kernels
 
     return _roc_kernels
+
+
+def _stream_kernels():  # type: ignore[no-untyped-def]
+    """The numba kernels of the one-pass ROC walks, imported on first use."""
+    from benchmark import _roc_stream
+
+    return _roc_stream
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,38 +257,23 @@ def _code_shift(n: int) -> int:
 
 def _sort_by_class(
     s: np.ndarray, is_sig: np.ndarray, w: np.ndarray | None, *, with_order: bool = False,
-    scratch: list[np.ndarray] | None = None,
 ) -> tuple[_ClassSorted, _ClassSorted]:
-    """The one sort: each class's scores through ``np.sort`` (unstable, SIMD), no ``argsort``.
+    """Each class's events sorted by score, for the bootstrap (which resamples per class and
+    needs each event's place: ``with_order``), with one ``np.sort`` (unstable, SIMD) per class.
 
-    Unweighted, the keys themselves are sorted. With weights (or when the bootstrap needs the
-    permutation) packed (key, index) codes are sorted and one pass turns them into exact keys,
-    weights and order (see :mod:`benchmark._roc_kernels`). Splitting by class keeps the label out
-    of the sort key; only which events tie matters downstream, never their order in a tie group.
-
-    ``scratch`` (a list, filled on the coded path): the two blocks that held the codes and the
-    (score, weight) records, dead once the keys are resolved; :func:`_reused_buffers` turns them
-    into three of the five ROC arrays, so that the ROC does not fault in fresh memory for them
-    (first writes to fresh pages, not arithmetic, dominate at 1e7 events).
+    Packed (key, index) codes are sorted and one pass turns them into exact keys, weights and
+    order (see :mod:`benchmark._roc_kernels`). Splitting by class keeps the label out of the sort
+    key; only which events tie matters downstream, never their order in a tie group.
     """
     kernels = _kernels()
     s = np.ascontiguousarray(s, dtype=np.float64)
     n_sig = int(np.count_nonzero(is_sig))
     n_bkg = s.shape[0] - n_sig
-    if w is None and not with_order:
-        keys_s, keys_b = np.empty(n_sig, np.uint64), np.empty(n_bkg, np.uint64)
-        kernels.class_keys(s, is_sig, keys_s, keys_b)
-        keys_s.sort()
-        keys_b.sort()
-        return _ClassSorted(keys_s), _ClassSorted(keys_b)
     shift_s, shift_b = _code_shift(n_sig), _code_shift(n_bkg)
     n = n_sig + n_bkg
-    # one block each (one point more than events: the ROC's arrays reuse them, see ``scratch``)
-    code_block, rec_block = np.empty(n + 1, np.uint64), np.empty(2 * (n + 1))
-    codes_s, codes_b = code_block[:n_sig], code_block[n_sig:n]
-    rec_s, rec_b = rec_block[: 2 * n_sig].reshape(n_sig, 2), rec_block[2 * n_sig: 2 * n].reshape(n_bkg, 2)
-    if scratch is not None:
-        scratch[:] = [code_block, rec_block]
+    code_block, rec_block = np.empty(n, np.uint64), np.empty(2 * n)
+    codes_s, codes_b = code_block[:n_sig], code_block[n_sig:]
+    rec_s, rec_b = rec_block[: 2 * n_sig].reshape(n_sig, 2), rec_block[2 * n_sig:].reshape(n_bkg, 2)
     kernels.class_codes(s, is_sig, w, shift_s, shift_b, codes_s, rec_s, codes_b, rec_b)
     out = []
     for codes, rec, shift in ((codes_s, rec_s, shift_s), (codes_b, rec_b, shift_b)):
@@ -264,16 +293,10 @@ def _roc_buffers(n_points: int) -> tuple[np.ndarray, ...]:
             np.empty(n_points, np.int64), np.empty(n_points))
 
 
-def _reused_buffers(scratch: list[np.ndarray], n_points: int) -> tuple[np.ndarray, ...] | None:
-    """ROC buffers (as :func:`_roc_buffers`) whose fpr, tpr and thresholds live in the sort's dead
-    scratch blocks (``_sort_by_class(scratch=...)``); None when the sort left none."""
-    if not scratch:
-        return None
-    code_block, rec_block = scratch
-    if code_block.shape[0] < n_points or rec_block.shape[0] < 2 * n_points:
-        return None
-    return (rec_block[:n_points], rec_block[n_points: 2 * n_points], np.empty(n_points, np.int64),
-            np.empty(n_points, np.int64), code_block[:n_points].view(np.float64))
+def _trimmed(arrays: Sequence[np.ndarray], n_points: int) -> list[np.ndarray]:
+    """The first ``n_points`` of each array: views, or copies where a view would keep much unused
+    memory alive."""
+    return [a[:n_points] if 2 * n_points > a.shape[0] else a[:n_points].copy() for a in arrays]
 
 
 def _roc_from_sorted(
@@ -283,7 +306,7 @@ def _roc_from_sorted(
     mult_bkg: np.ndarray | None = None,
     buffers: tuple[np.ndarray, ...] | None = None,
 ) -> Roc:
-    """Build the ROC of the two sorted classes in one merging pass.
+    """Build the ROC of the two sorted classes in one merging pass (the bootstrap's replicates).
 
     ``mult_*`` (optional, integer, in sorted order) is a per-event multiplicity: the event counts
     ``mult`` times, both in the weighted sums and in the unweighted counts; the bootstrap uses it
@@ -296,8 +319,7 @@ def _roc_from_sorted(
     g, total_s, total_b, sum_w2_b = _kernels().merge_roc(
         sig.keys, sig.weights, mult_sig, bkg.keys, bkg.weights, mult_bkg, fpr, tpr, n_bkg, n_sig, thr
     )
-    # views of the first g + 1 points; copies where a view would keep much unused memory alive
-    arrays = [a[: g + 1] if 2 * (g + 1) > a.shape[0] else a[: g + 1].copy() for a in (fpr, tpr, n_bkg, n_sig, thr)]
+    arrays = _trimmed((fpr, tpr, n_bkg, n_sig, thr), g + 1)
     return Roc(
         fpr=arrays[0],
         tpr=arrays[1],
@@ -312,6 +334,93 @@ def _roc_from_sorted(
     )
 
 
+# --------------------------------------------------------------------------------------------
+# The one-pass walk (evaluate_scores, roc_curve): see benchmark._roc_stream
+# --------------------------------------------------------------------------------------------
+
+#: The grouping route is tried first and gives up beyond this many distinct scores (at most
+#: 1/64 of the events, at least 256): a hash table that small stays in cache, and giving up after
+#: so many events costs little next to the sort that follows.
+_MAX_GROUPS = 1 << 14
+_MIN_GROUPS = 256
+
+
+def _group_cap(n: int) -> int:
+    return min(max(n // 64, _MIN_GROUPS), _MAX_GROUPS)
+
+
+class _Sink:
+    """The arrays the kernels' sink fills (layout in :mod:`benchmark._roc_stream`).
+
+    ``n_points`` > 0: write mode, the ROC's arrays for up to that many points (point 0, the
+    empty selection, already set); 0: stream mode, the metrics at the (checked, float) targets.
+    """
+
+    def __init__(self, n_points: int, eps_s: Sequence[float] = (), eps_b: Sequence[float] = (),
+                 min_background_events: int = 0) -> None:
+        self.totals = np.zeros(3)
+        self.state = np.zeros(4)
+        self.istate = np.array([0, 0, 0, int(n_points > 0), int(min_background_events)], np.int64)
+        self.best = np.full((2, 4), math.nan)
+        self.best[:, 0] = -1.0
+        self.best_keys = np.zeros(2, np.uint64)
+        self.eps_s = np.array(sorted(set(eps_s)), dtype=np.float64)
+        self.eps_b = np.array(sorted(set(eps_b)), dtype=np.float64)
+        self.at_eps_s = np.full((self.eps_s.shape[0], 4), math.nan)
+        self.at_eps_b = np.full((self.eps_b.shape[0], 5), math.nan)
+        self.arrays = _roc_buffers(max(n_points, 1))
+        if n_points:
+            fpr, tpr, n_bkg, n_sig, thr = self.arrays
+            fpr[0] = tpr[0] = 0.0
+            n_bkg[0] = n_sig[0] = 0
+            thr[0] = math.inf
+
+    def as_tuple(self) -> tuple[np.ndarray, ...]:
+        return (self.totals, self.state, self.istate, self.best, self.best_keys, self.eps_s, self.at_eps_s,
+                self.eps_b, self.at_eps_b, *self.arrays)
+
+    @property
+    def n_points(self) -> int:
+        """Points emitted, the starting point (0, 0) included."""
+        return int(self.istate[0]) + 1
+
+
+def _walk(inputs: _Inputs, sink: _Sink, route: str | None = None) -> None:
+    """Feed every ROC point of ``inputs`` to ``sink``, by the grouping route when the scores take
+    few distinct values, else by the codes route (``route`` forces one: "groups" or "codes")."""
+    kernels = _stream_kernels()
+    y, s, w = inputs.labels, inputs.scores, inputs.weights
+    n = s.shape[0]
+    if route != "codes":
+        cap = n if route == "groups" else _group_cap(n)
+        used, keys, sums, counts = kernels.group_scores(y, s, w, cap)
+        if used >= 0:
+            slots = np.flatnonzero(keys)
+            slots = slots[np.argsort(keys[slots])]
+            kernels.emit_groups(keys[slots], sums[slots], counts[slots], sink.as_tuple())
+            return
+    shift = _code_shift(n)
+    codes = np.empty(n, np.uint64)
+    exact = kernels.label_codes(y, s, shift, codes)
+    codes.sort()
+    labels = np.empty(n, np.uint8)
+    sorted_weights = None if w is None else np.empty(n)
+    key_scores = s if sink.istate[3] else None  # the written ROC's thresholds are the exact scores
+    kernels.resolve_codes_stream(codes, s, w, shift, exact, key_scores, labels, sorted_weights, sink.totals)
+    kernels.emit_events(codes, labels, sorted_weights, sink.as_tuple())
+
+
+def _roc_of(inputs: _Inputs, route: str | None = None) -> Roc:
+    """The ROC of checked inputs (the sink in write mode)."""
+    sink = _Sink(inputs.scores.shape[0] + 1)  # room for every event (untouched pages cost nothing)
+    _walk(inputs, sink, route)
+    g = sink.n_points
+    fpr, tpr, n_bkg, n_sig, thr = _trimmed(sink.arrays, g)
+    ws, wb, w2b = (float(v) for v in sink.totals)
+    return Roc(fpr=fpr, tpr=tpr, thresholds=thr, n_bkg_above=n_bkg, n_sig_above=n_sig, total_signal=ws,
+               total_background=wb, n_signal=int(n_sig[-1]), n_background=int(n_bkg[-1]), sum_w2_background=w2b)
+
+
 def roc_curve(y: Any, scores: Any, weights: Any = None) -> Roc:
     """Tie-collapsed ROC of ``scores`` for labels ``y`` (1 = signal), optionally weighted.
 
@@ -319,10 +428,7 @@ def roc_curve(y: Any, scores: Any, weights: Any = None) -> Roc:
     (0, 0) with threshold ``+inf``; identical to sklearn's ``roc_curve(drop_intermediate=False)``
     so that AUCs and curves can be cross-checked. See the module docstring for all conventions.
     """
-    is_sig, s, w = _validate(y, scores, weights)
-    scratch: list[np.ndarray] = []
-    sig, bkg = _sort_by_class(s, is_sig, w, scratch=scratch)
-    return _roc_from_sorted(sig, bkg, buffers=_reused_buffers(scratch, s.shape[0] + 1))
+    return _roc_of(_checked(y, scores, weights))
 
 
 def _roc_auc(roc: Roc) -> float:
@@ -404,19 +510,36 @@ def max_sic(roc: Roc, min_background_events: int = DEFAULT_MIN_BACKGROUND_EVENTS
     fluctuation and would reward luck. Only ROC vertices need checking: along a straight ROC
     segment eps_S/sqrt(eps_B) is quasi-convex, so its maximum sits at an end.
     """
-    if min_background_events < 0:
-        raise ValueError(f"min_background_events must be >= 0, got {min_background_events}")
+    _check_min_background(min_background_events)
     i_con, i_all = _max_sic_indices(roc, min_background_events)
 
-    def point(i: int) -> tuple[float, float, float, float, int]:
+    def point(i: int) -> _SicPoint | None:
         if i < 0:
-            return math.nan, math.nan, math.nan, math.nan, 0
-        es, eb = float(roc.tpr[i]), float(roc.fpr[i])
-        return es / math.sqrt(eb), es, eb, float(roc.thresholds[i]), int(roc.n_bkg_above[i])
+            return None
+        return float(roc.tpr[i]), float(roc.fpr[i]), float(roc.thresholds[i]), int(roc.n_bkg_above[i])
 
-    v, es, eb, thr, nb = point(i_con)
-    uv, ues, ueb, uthr, unb = point(i_all)
-    return MaxSic(v, es, eb, thr, nb, uv, ues, ueb, uthr, unb, int(min_background_events))
+    return _max_sic_of(point(i_con), point(i_all), min_background_events)
+
+
+#: A max-SIC working point: (eps_S, eps_B, threshold, background events passing).
+_SicPoint = tuple[float, float, float, int]
+
+
+def _check_min_background(min_background_events: int) -> None:
+    if min_background_events < 0:
+        raise ValueError(f"min_background_events must be >= 0, got {min_background_events}")
+
+
+def _max_sic_of(con: _SicPoint | None, unconstrained: _SicPoint | None, min_background_events: int) -> MaxSic:
+    """MaxSic from its two working points (None: no point qualifies)."""
+
+    def fields(p: _SicPoint | None) -> tuple[float, float, float, float, int]:
+        if p is None:
+            return math.nan, math.nan, math.nan, math.nan, 0
+        es, eb, thr, nb = p
+        return es / math.sqrt(eb), es, eb, thr, nb
+
+    return MaxSic(*fields(con), *fields(unconstrained), int(min_background_events))
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,10 +567,19 @@ def eps_b_at_eps_s(roc: Roc, eps_s: float) -> float:
     target = _check_eff("eps_s", eps_s)
     tpr, fpr = roc.tpr, roc.fpr
     i = int(np.searchsorted(tpr, target, side="left"))  # first point with tpr >= target; i >= 1
-    if tpr[i] == target:
-        return float(fpr[i])
-    t0, t1, f0, f1 = tpr[i - 1], tpr[i], fpr[i - 1], fpr[i]
-    return float(f0 + (target - t0) / (t1 - t0) * (f1 - f0))
+    return _eps_b_between(target, float(tpr[i - 1]), float(fpr[i - 1]), float(tpr[i]), float(fpr[i]))
+
+
+def _eps_b_between(target: float, t0: float, f0: float, t1: float, f1: float) -> float:
+    """eps_B at ``eps_s = target`` from the point before the first one reaching it, (t0, f0), and
+    that point, (t1, f1) (shared by the ROC read-off and the streamed metrics)."""
+    if t1 == target:
+        return f1
+    return f0 + (target - t0) / (t1 - t0) * (f1 - f0)
+
+
+def _rejection(eps_b: float) -> float:
+    return math.inf if eps_b <= 0.0 else 1.0 / eps_b
 
 
 def rejection_at_eps_s(roc: Roc, eps_s: float) -> float:
@@ -456,8 +588,7 @@ def rejection_at_eps_s(roc: Roc, eps_s: float) -> float:
     eps_B comes from :func:`eps_b_at_eps_s` (linear interpolation on the ROC); the rejection is
     ``inf`` when eps_B is 0 there (no background passes the cut that keeps ``eps_s`` of signal).
     """
-    eb = eps_b_at_eps_s(roc, eps_s)
-    return math.inf if eb <= 0.0 else 1.0 / eb
+    return _rejection(eps_b_at_eps_s(roc, eps_s))
 
 
 def background_resolves(roc: Roc, eps_b: float) -> bool:
@@ -467,8 +598,11 @@ def background_resolves(roc: Roc, eps_b: float) -> bool:
     requested value, so any eps_S "at" it is an extrapolation of the ROC's first segment.
     Counted in unweighted events.
     """
-    target = _check_eff("eps_b", eps_b)
-    return roc.n_background * target >= 1.0 - _RESOLVE_SLACK
+    return _resolves(roc.n_background, _check_eff("eps_b", eps_b))
+
+
+def _resolves(n_background: int, eps_b: float) -> bool:
+    return n_background * eps_b >= 1.0 - _RESOLVE_SLACK
 
 
 def eps_s_at_eps_b(roc: Roc, eps_b: float, *, allow_unresolved: bool = False) -> float:
@@ -484,10 +618,17 @@ def eps_s_at_eps_b(roc: Roc, eps_b: float, *, allow_unresolved: bool = False) ->
         return math.nan
     fpr, tpr = roc.fpr, roc.tpr
     j = int(np.searchsorted(fpr, target, side="right")) - 1  # last point with fpr <= target
-    if fpr[j] == target or j == fpr.shape[0] - 1:
+    if j == fpr.shape[0] - 1:
         return float(tpr[j])
-    f0, f1, t0, t1 = fpr[j], fpr[j + 1], tpr[j], tpr[j + 1]
-    return float(t0 + (target - f0) / (f1 - f0) * (t1 - t0))
+    return _eps_s_between(target, float(fpr[j]), float(tpr[j]), float(fpr[j + 1]), float(tpr[j + 1]))
+
+
+def _eps_s_between(target: float, f0: float, t0: float, f1: float, t1: float) -> float:
+    """eps_S at ``eps_b = target`` from the last point at or below it, (f0, t0), and the next
+    point, (f1, t1) (shared by the ROC read-off and the streamed metrics)."""
+    if f0 == target:
+        return t0
+    return t0 + (target - f0) / (f1 - f0) * (t1 - t0)
 
 
 def si_at_eps_b(roc: Roc, eps_b: float, *, allow_unresolved: bool = False) -> float:
@@ -636,23 +777,106 @@ def _json_float(v: float) -> float | None:
     return None if math.isnan(v) else v
 
 
-def evaluate_roc(
-    roc: Roc,
-    *,
-    min_background_events: int = DEFAULT_MIN_BACKGROUND_EVENTS,
-    eps_s_points: Sequence[float] = DEFAULT_EPS_S_POINTS,
-    eps_b_points: Sequence[float] = DEFAULT_EPS_B_POINTS,
-) -> dict[str, Any]:
-    """All scalar metrics of :func:`evaluate_scores`, read off an existing ROC."""
+@dataclass(frozen=True)
+class _Readout:
+    """Everything :func:`evaluate_roc` reports, read off a ROC or streamed past without one.
+
+    ``eps_b_at_eps_s`` maps each eps_S target to the interpolated eps_B; ``eps_s_at_eps_b`` each
+    eps_B target to the interpolated eps_S, before the resolution rule is applied.
+    """
+
+    n_signal: int
+    n_background: int
+    total_signal: float
+    total_background: float
+    n_background_effective: float
+    auc: float
+    max_sic: MaxSic
+    eps_b_at_eps_s: dict[float, float]
+    eps_s_at_eps_b: dict[float, float]
+
+
+def _targets(eps_s_points: Sequence[float], eps_b_points: Sequence[float]) -> tuple[list[float], list[float]]:
+    """The checked eps_S targets, and the eps_B targets with the Dark Machines cuts (for SI_All)."""
+    eps_s = [_check_eff("eps_s", e) for e in eps_s_points]
+    eps_b = [_check_eff("eps_b", e) for e in (*eps_b_points, *DARK_MACHINES_EPS_B)]
+    return eps_s, eps_b
+
+
+def _readout_of_roc(roc: Roc, min_background_events: int, eps_s: Sequence[float],
+                    eps_b: Sequence[float]) -> _Readout:
+    return _Readout(
+        n_signal=roc.n_signal,
+        n_background=roc.n_background,
+        total_signal=roc.total_signal,
+        total_background=roc.total_background,
+        n_background_effective=roc.n_background_effective,
+        auc=_roc_auc(roc),
+        max_sic=max_sic(roc, min_background_events),
+        eps_b_at_eps_s={e: eps_b_at_eps_s(roc, e) for e in eps_s},
+        eps_s_at_eps_b={e: eps_s_at_eps_b(roc, e, allow_unresolved=True) for e in eps_b},
+    )
+
+
+def _key_floats(keys: np.ndarray) -> np.ndarray:
+    """The scores whose order-preserving keys are ``keys`` (inverse of the kernels' key)."""
+    sign = np.uint64(1) << np.uint64(63)
+    return np.where(keys & sign, keys & ~sign, ~keys).astype(np.uint64).view(np.float64)
+
+
+def _streamed_readout(inputs: _Inputs, min_background_events: int, eps_s: Sequence[float],
+                      eps_b: Sequence[float], route: str | None = None) -> _Readout:
+    """The readout of checked inputs without building their ROC: the sink in stream mode reads
+    the same numbers off the same points as :func:`_readout_of_roc` (bit for bit)."""
+    _check_min_background(min_background_events)
+    sink = _Sink(0, eps_s, eps_b, min_background_events)
+    _walk(inputs, sink, route)
+    ws, wb, w2b = (float(v) for v in sink.totals)
+    n_signal = inputs.n_signal
+    n_background = inputs.scores.shape[0] - n_signal
+    last_fpr, last_tpr, auc_closed, auc_open = (float(v) for v in sink.state)
+    thresholds = _key_floats(sink.best_keys)
+
+    def sic_point(row: int) -> _SicPoint | None:
+        if not sink.best[row, 0] >= 0.0:
+            return None
+        es, eb, nb = (float(v) for v in sink.best[row, 1:])
+        return es, eb, float(thresholds[row]), int(nb)
+
+    at_s = {float(e): tuple(float(v) for v in r) for e, r in zip(sink.eps_s, sink.at_eps_s)}
+    at_b = {float(e): tuple(float(v) for v in r) for e, r in zip(sink.eps_b, sink.at_eps_b)}
+
+    def eps_s_at(e: float) -> float:
+        f0, t0, f1, t1, has_next = at_b[e]
+        if has_next != 1.0:  # no point passes e: the last point (1, 1) is the one at or below it
+            return last_tpr
+        return _eps_s_between(e, f0, t0, f1, t1)
+
+    return _Readout(
+        n_signal=n_signal,
+        n_background=n_background,
+        total_signal=ws,
+        total_background=wb,
+        n_background_effective=wb**2 / w2b if w2b > 0 else math.nan,
+        auc=0.5 * (auc_closed + auc_open),
+        max_sic=_max_sic_of(sic_point(0), sic_point(1), min_background_events),
+        eps_b_at_eps_s={e: _eps_b_between(e, *at_s[e]) for e in eps_s},
+        eps_s_at_eps_b={e: eps_s_at(e) for e in eps_b},
+    )
+
+
+def _report(r: _Readout, min_background_events: int, eps_s_points: Sequence[float],
+            eps_b_points: Sequence[float]) -> dict[str, Any]:
+    """The flat result dict of :func:`evaluate_scores` from a readout."""
     out: dict[str, Any] = {
-        "n_signal": roc.n_signal,
-        "n_background": roc.n_background,
-        "sum_w_signal": roc.total_signal,
-        "sum_w_background": roc.total_background,
-        "n_background_effective": _json_float(roc.n_background_effective),
-        "auc": _roc_auc(roc),
+        "n_signal": r.n_signal,
+        "n_background": r.n_background,
+        "sum_w_signal": r.total_signal,
+        "sum_w_background": r.total_background,
+        "n_background_effective": _json_float(r.n_background_effective),
+        "auc": r.auc,
     }
-    ms = max_sic(roc, min_background_events)
+    ms = r.max_sic
     out.update(
         {
             "max_sic": _json_float(ms.value),
@@ -666,17 +890,35 @@ def evaluate_roc(
             "min_background_events": int(min_background_events),
         }
     )
+
+    def eps_s_at(e: float) -> float:  # NaN where the background cannot resolve e
+        return r.eps_s_at_eps_b[e] if _resolves(r.n_background, e) else math.nan
+
     for e in eps_s_points:
-        out[metric_key("rejection", "eps_s", e)] = _json_float(rejection_at_eps_s(roc, e))
+        out[metric_key("rejection", "eps_s", e)] = _json_float(_rejection(r.eps_b_at_eps_s[float(e)]))
     for e in eps_b_points:
-        resolved = background_resolves(roc, e)
-        es = eps_s_at_eps_b(roc, e)
+        es = eps_s_at(float(e))
         out[metric_key("eps_s", "eps_b", e)] = _json_float(es)
         out[metric_key("si", "eps_b", e)] = _json_float(es / math.sqrt(float(e)))
-        out[metric_key("resolved", "eps_b", e)] = bool(resolved)
-    out["si_all"] = _json_float(si_all(roc))
-    out["si_all_complete"] = all(background_resolves(roc, e) for e in DARK_MACHINES_EPS_B)
+        out[metric_key("resolved", "eps_b", e)] = _resolves(r.n_background, float(e))
+    si = [eps_s_at(e) / math.sqrt(e) for e in DARK_MACHINES_EPS_B]
+    finite = [v for v in si if not math.isnan(v)]
+    out["si_all"] = _json_float(max(finite) if finite else math.nan)
+    out["si_all_complete"] = all(_resolves(r.n_background, e) for e in DARK_MACHINES_EPS_B)
     return out
+
+
+def evaluate_roc(
+    roc: Roc,
+    *,
+    min_background_events: int = DEFAULT_MIN_BACKGROUND_EVENTS,
+    eps_s_points: Sequence[float] = DEFAULT_EPS_S_POINTS,
+    eps_b_points: Sequence[float] = DEFAULT_EPS_B_POINTS,
+) -> dict[str, Any]:
+    """All scalar metrics of :func:`evaluate_scores`, read off an existing ROC."""
+    eps_s, eps_b = _targets(eps_s_points, eps_b_points)
+    readout = _readout_of_roc(roc, min_background_events, eps_s, eps_b)
+    return _report(readout, min_background_events, eps_s_points, eps_b_points)
 
 
 def evaluate_scores(
@@ -688,7 +930,12 @@ def evaluate_scores(
     eps_s_points: Sequence[float] = DEFAULT_EPS_S_POINTS,
     eps_b_points: Sequence[float] = DEFAULT_EPS_B_POINTS,
 ) -> dict[str, Any]:
-    """Every scalar metric of one score vector, from one sort, as a flat JSON-friendly dict.
+    """Every scalar metric of one score vector, as a flat JSON-friendly dict.
+
+    Equal, bit for bit, to ``evaluate_roc(roc_curve(y, scores, weights), ...)``, but the ROC is
+    never stored: the metrics are read off its points as one pass produces them (see
+    :mod:`benchmark._roc_stream`). Callers that need the curve too build it with
+    :func:`roc_curve` and call :func:`evaluate_roc`.
 
     Keys (numbers in keys formatted by :func:`metric_key`):
 
@@ -707,13 +954,9 @@ def evaluate_scores(
 
     Undefined values are ``None``; infinite rejections stay ``float('inf')``.
     """
-    roc = roc_curve(y, scores, weights)
-    return evaluate_roc(
-        roc,
-        min_background_events=min_background_events,
-        eps_s_points=eps_s_points,
-        eps_b_points=eps_b_points,
-    )
+    eps_s, eps_b = _targets(eps_s_points, eps_b_points)
+    readout = _streamed_readout(_checked(y, scores, weights), min_background_events, eps_s, eps_b)
+    return _report(readout, min_background_events, eps_s_points, eps_b_points)
 
 
 def thinned_curves(roc: Roc, n_points: int = 200) -> dict[str, list]:

@@ -1,7 +1,8 @@
 """Benchmarks of the metrics engine at 1e6 and 1e7 events, beside np.argsort and sklearn, in one process.
 
 Run with ``pytest tests/test_bench_metrics.py --benchmark-enable -s`` to time. Each benchmark
-stores, in ``benchmark.extra_info``, our time (``evaluate_scores``: the full metric set), the time
+stores, in ``benchmark.extra_info``, our time (``evaluate_scores``: the full metric set, streamed
+without storing the ROC), the time
 of one ``np.argsort`` of the same scores and of sklearn's ``roc_curve`` + ``auc`` (best of the
 same number of calls, measured right beside ours), and the ratios ``ratio_vs_argsort`` and
 ``ratio_vs_sklearn`` (our time / theirs, < 1 = faster), and the same ratios in process CPU time
@@ -124,6 +125,8 @@ def test_bench_evaluate_scores(benchmark, n, kind):
     j = np.searchsorted(fpr, 1e-3, side="right") - 1
     ref = tpr[j] + (1e-3 - fpr[j]) / (fpr[j + 1] - fpr[j]) * (tpr[j + 1] - tpr[j])
     assert res["eps_s@eps_b=0.001"] == pytest.approx(ref, abs=1e-12)
+    if not _enabled(benchmark):  # streamed (no ROC stored) = read off the written ROC, bit for bit
+        assert res == M.evaluate_roc(M.roc_curve(y, scores, weights))
 
 
 def test_bench_roc_curve_vs_sklearn(benchmark):

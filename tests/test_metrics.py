@@ -691,3 +691,142 @@ def test_zero_weight_groups_and_negative_weights():
         M.roc_curve(y, s, np.where(s > 2.5, -1.0, 1.0))
     with pytest.raises(ValueError, match="weights must be finite"):
         M.roc_curve(y, s, np.where(s > 2.5, np.inf, 1.0))
+
+
+# ------------------------------------------------------------------------------------------
+# the one-pass walk: streamed metrics, the grouping and codes routes
+# ------------------------------------------------------------------------------------------
+
+ROUTES = [None, "groups", "codes"]
+
+
+def same_value(a, b):
+    return a == b or (a is None and b is None) or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
+
+
+def streamed_and_from_roc(y, s, w, route, **opts):
+    """evaluate_scores' streamed dict and evaluate_roc's dict of the written ROC, by one route."""
+    inputs = M._checked(y, s, w)
+    eps_s_points = opts.get("eps_s_points", M.DEFAULT_EPS_S_POINTS)
+    eps_b_points = opts.get("eps_b_points", M.DEFAULT_EPS_B_POINTS)
+    min_bkg = opts.get("min_background_events", M.DEFAULT_MIN_BACKGROUND_EVENTS)
+    eps_s, eps_b = M._targets(eps_s_points, eps_b_points)
+    streamed = M._report(M._streamed_readout(inputs, min_bkg, eps_s, eps_b, route), min_bkg, eps_s_points,
+                         eps_b_points)
+    roc = M._roc_of(inputs, route)
+    return streamed, M.evaluate_roc(roc, **opts), roc
+
+
+def lowest_bits_data(seed=3):
+    rng = np.random.default_rng(seed)
+    steps = np.concatenate([np.arange(300), np.repeat(10_000_000 + 5000 * np.arange(40), 3) + np.tile([0, 1, 1], 40)])
+    s = (1.0 + steps * np.finfo(np.float64).eps)[rng.permutation(steps.shape[0])]
+    y = (rng.random(s.shape[0]) < 0.5).astype(int)
+    y[:2] = [0, 1]
+    return y, s, rng.uniform(0.1, 2.0, s.shape[0])
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("kind", KINDS + ["lowest_bits", "lowest_bits_weighted", "infinities", "zero_weights"])
+def test_streamed_metrics_equal_the_roc_metrics_bit_for_bit(kind, route):
+    if kind.startswith("lowest_bits"):
+        y, s, w = lowest_bits_data()
+        w = w if kind.endswith("weighted") else None
+    elif kind == "infinities":
+        y, s, w = make_data("weighted", n=3000, seed=4)
+        s[:40] = np.inf
+        s[40:60] = -np.inf
+        s[60:90] = -0.0
+        s[90:120] = 0.0
+    elif kind == "zero_weights":
+        y, s, w = make_data("tied_weighted", n=3000, seed=5)
+        w[s == s.max()] = 0.0  # the top tie group weighs nothing
+        w[::7] = 0.0
+    else:
+        y, s, w = make_data(kind, n=3000, seed=6)
+    for opts in ({}, {"eps_s_points": (0.05, 0.4, 1.0), "eps_b_points": (1e-5, 0.02, 0.5, 1.0), "min_background_events": 0},
+                 {"min_background_events": 50}):
+        streamed, from_roc, roc = streamed_and_from_roc(y, s, w, route, **opts)
+        assert set(streamed) == set(from_roc)
+        differ = {k: (streamed[k], from_roc[k]) for k in streamed if not same_value(streamed[k], from_roc[k])}
+        assert not differ, differ
+    # the written ROC is the references' ROC, whichever route made it
+    fpr, tpr, thr = sk_roc_curve(y, s, sample_weight=w, drop_intermediate=False) if kind != "infinities" else (None,) * 3
+    pts = brute_points(y, s, w)
+    np.testing.assert_allclose(roc.fpr, [p[0] for p in pts], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(roc.tpr, [p[1] for p in pts], rtol=0, atol=1e-12)
+    assert roc.n_bkg_above.tolist() == [p[2] for p in pts]
+    assert roc.thresholds.tolist() == [np.inf] + [p[3] for p in pts[1:]]
+    assert roc.fpr[-1] == 1.0 and roc.tpr[-1] == 1.0
+    if fpr is not None and kind != "zero_weights":  # sklearn drops zero-weight events
+        np.testing.assert_allclose(roc.tpr, tpr, rtol=0, atol=1e-12)
+    assert abs(streamed["auc"] - brute_auc(y, s, w)) < 1e-12
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_routes_agree(kind):
+    """Grouping sums per score then across scores, the codes route one event at a time: the same
+    numbers up to rounding (exactly the same without weights)."""
+    y, s, w = make_data(kind, n=5000, seed=7)
+    results = [M._report(M._streamed_readout(M._checked(y, s, w), 10, *M._targets((0.2, 0.3, 0.5), (1e-2, 1e-3)), route),
+                         10, (0.2, 0.3, 0.5), (1e-2, 1e-3)) for route in ("groups", "codes")]
+    for k, v in results[0].items():
+        other = results[1][k]
+        if w is None or not isinstance(v, float):
+            assert same_value(v, other), k
+        else:
+            assert other == pytest.approx(v, rel=1e-12, abs=1e-12), k
+
+
+def test_grouping_route_gives_up_beyond_its_cap():
+    from benchmark import _roc_stream as K
+
+    rng = np.random.default_rng(9)
+    n = 20000
+    y = (rng.random(n) < 0.3).astype(np.int8)
+    s = np.round(rng.normal(size=n) + y, 2)  # ~800 distinct values
+    w = rng.uniform(0.5, 1.5, n)
+    used, keys, sums, counts = K.group_scores(y, s, w, n)
+    assert used == len(np.unique(s)) == np.count_nonzero(keys)
+    assert counts.sum() == n and counts[:, 0].sum() == y.sum()
+    np.testing.assert_allclose(sums[:, 0].sum(), w[y == 1].sum(), rtol=1e-12)
+    np.testing.assert_allclose(sums[:, 2].sum(), (w[y == 0] ** 2).sum(), rtol=1e-12)
+    assert K.group_scores(y, s, w, used - 1)[0] == -1  # one distinct score too many
+    assert K.group_scores(y, s, w, used)[0] == used
+    # the default route gives up on continuous scores and takes the codes route
+    s_cont = rng.normal(size=n) + y
+    assert M._group_cap(n) < n
+    auto = M.evaluate_scores(y, s_cont, w)
+    codes = M._report(M._streamed_readout(M._checked(y, s_cont, w), 10, *M._targets(M.DEFAULT_EPS_S_POINTS,
+                      M.DEFAULT_EPS_B_POINTS), "codes"), 10, M.DEFAULT_EPS_S_POINTS, M.DEFAULT_EPS_B_POINTS)
+    assert all(same_value(auto[k], codes[k]) for k in auto)
+    assert auto["auc"] == pytest.approx(roc_auc_score(y, s_cont, sample_weight=w), abs=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_codes_whose_high_bits_are_the_whole_key(weighted):
+    """Integer and float32 scores leave the low key bits zero: equal high bits are then ties."""
+    from benchmark import _roc_stream as K
+
+    rng = np.random.default_rng(10)
+    n = 4000
+    y = (rng.random(n) < 0.4).astype(int)
+    for s in (rng.integers(-50, 50, n).astype(float), (rng.normal(size=n) + y).astype(np.float32).astype(float)):
+        shift = M._code_shift(n)
+        assert K.label_codes(y, s, shift, np.empty(n, np.uint64))
+        w = rng.exponential(1.0, n) if weighted else None
+        streamed, from_roc, roc = streamed_and_from_roc(y, s, w, "codes")
+        assert all(same_value(streamed[k], from_roc[k]) for k in streamed)
+        check_against_references(y, s, w)
+        assert len(roc) == len(np.unique(s)) + 1
+    assert not K.label_codes(y, 1.0 + rng.random(n), M._code_shift(n), np.empty(n, np.uint64))
+
+
+def test_label_dtypes_and_non_contiguous_inputs():
+    y, s, w = make_data("tied_weighted", n=2000, seed=11)
+    ref = M.evaluate_scores(y, s, w)
+    for labels in (y.astype(bool), y.astype(np.int8), y.astype(np.uint8), y.astype(np.float32), y.astype(np.int64)):
+        assert M.evaluate_scores(labels, s, w) == ref
+    y2, s2, w2 = (np.repeat(a, 2)[::2] for a in (y, s, w))  # strided views
+    assert M.evaluate_scores(y2, s2, w2) == ref
+    assert M.evaluate_scores(y, s.astype(np.float32), w)["n_signal"] == ref["n_signal"]
