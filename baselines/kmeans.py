@@ -280,12 +280,14 @@ class ClusterDensity:
         raise ValueError(f"k-means: unknown score {kind!r}; known: mind, knc, mlled, mll1d, mlln")
 
     def summary(self) -> dict[str, float]:
-        """The columns of the paper's Table 1 (JSON-safe) for the result record."""
-        ok = self.counts > 0
+        """The columns of the paper's Table 1 (JSON-safe) for the result record, over the clusters
+        of two or more members (a singleton's rho and sigma are the floor, not a measurement)."""
+        ok = self.counts > 1 if np.any(self.counts > 1) else self.counts > 0
         return {"k": int(len(self.centers)), "min_rho": float(self.rho[ok].min()),
                 "median_rho": float(np.median(self.rho[ok])), "max_rho": float(self.rho[ok].max()),
                 "max_sigma_over_rho": float((self.sigma[ok] / self.rho[ok]).max()),
-                "median_d_i": float(self.d_eff), "smallest_cluster": int(self.counts[ok].min())}
+                "median_d_i": float(self.d_eff), "smallest_cluster": int(self.counts[self.counts > 0].min()),
+                "singletons": int((self.counts == 1).sum())}
 
 
 # -- the scorers ------------------------------------------------------------------------------------
@@ -367,12 +369,19 @@ GMM_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def spread_components(gmm: Any, n_train: int) -> np.ndarray:
+    """Components holding at least two training points' worth of responsibility: one sitting on a
+    single image has zero fitted variance whatever beta is (k-means leaves such clusters at a few
+    thousand images and k = 100), so the regulariser rule can only be judged on the others."""
+    return np.asarray(gmm.weights_) * n_train >= 1.5
+
+
 def fit_spherical_gmm(x: np.ndarray, centers: np.ndarray, *, max_iter: int, tol: float, reg_start: float,
                       reg_ratio: float, max_reg_steps: int, seed: int) -> tuple[Any, float, int]:
     """Spherical GMM started at k-means ``centers``; the variance floor beta (``reg_covar``) is
-    divided by 10 and the mixture refitted (warm) until the smallest fitted variance alpha_i is at
-    least ``reg_ratio`` x beta, so beta no longer sets the widths (sec. 3.2). Returns the mixture,
-    the final beta and the number of fits."""
+    divided by 10 and the mixture refitted (warm) until the smallest fitted variance alpha_i of the
+    components with a spread (:func:`spread_components`) is at least ``reg_ratio`` x beta, so beta
+    no longer sets the widths (sec. 3.2). Returns the mixture, the final beta and the number of fits."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -391,7 +400,8 @@ def fit_spherical_gmm(x: np.ndarray, centers: np.ndarray, *, max_iter: int, tol:
         with warnings.catch_warnings():  # an intermediate beta need not converge; `converged_` is recorded
             warnings.simplefilter("ignore", ConvergenceWarning)
             gmm.fit(x64)
-        if float((gmm.covariances_ - beta).min()) >= reg_ratio * beta:
+        spread = spread_components(gmm, len(x64))
+        if not spread.any() or float((gmm.covariances_ - beta)[spread].min()) >= reg_ratio * beta:
             break
         means, weights = gmm.means_, gmm.weights_
     return gmm, beta, step
@@ -400,7 +410,7 @@ def fit_spherical_gmm(x: np.ndarray, centers: np.ndarray, *, max_iter: int, tol:
 class GMMImages(BaseScorer):
     """GMMLL: -log p of a spherical Gaussian mixture on the leading-jet images (sec. 3.2)."""
 
-    info = ScorerInfo(name="gmm-images", version="1.0", protocols=("unsupervised",), representation="images",
+    info = ScorerInfo(name="gmm-images", version="1.1", protocols=("unsupervised",), representation="images",
                       defaults=GMM_DEFAULTS, presets=GMM_PRESETS, paper=PAPER,
                       description="GMMLL (arXiv:2202.00686 sec. 3.2): spherical Gaussian mixture on the leading "
                                   "jet's 40x40 image, beta lowered until min variance >= 1e3 beta; score = -log p.")
@@ -417,8 +427,12 @@ class GMMImages(BaseScorer):
             x, km.centers, max_iter=int(p["max_iter"]), tol=float(p["tol"]), reg_start=float(p["reg_start"]),
             reg_ratio=float(p["reg_ratio"]), max_reg_steps=int(p["max_reg_steps"]), seed=context.seed)
         alpha = self.gmm_.covariances_ - beta
-        self.training_record = {"reg_covar": beta, "fits": fits, "min_variance": float(alpha.min()),
-                                "median_variance": float(np.median(alpha)), "converged": bool(self.gmm_.converged_)}
+        spread = spread_components(self.gmm_, len(x))
+        ok = alpha[spread] if spread.any() else alpha
+        self.training_record = {"reg_covar": beta, "fits": fits, "min_variance": float(ok.min()),
+                                "median_variance": float(np.median(ok)), "single_image_components": int((~spread).sum()),
+                                "rule_met": bool(ok.min() >= float(p["reg_ratio"]) * beta),
+                                "converged": bool(self.gmm_.converged_)}
         context.log(f"gmm-images: beta={beta:.1e} after {fits} fit(s), smallest variance {alpha.min():.3g}")
         return self
 

@@ -8,7 +8,8 @@ import pytest
 from scipy.integrate import quad
 from scipy.stats import spearmanr
 
-from baselines.kmeans import KMEANS_DEFAULTS, ClusterDensity, fit_spherical_gmm, kmeans, leading_jet_images
+from baselines.kmeans import (KMEANS_DEFAULTS, ClusterDensity, fit_spherical_gmm, kmeans, leading_jet_images,
+                              spread_components)
 
 from test_kmeans_scorers import task_data
 
@@ -134,6 +135,39 @@ def test_gmm_lowers_its_regulariser_until_the_variances_dominate():
     with pytest.raises(ValueError, match="max_reg_steps >= 1"):
         fit_spherical_gmm(x, km.centers, max_iter=5, tol=1e-3, reg_start=1e-6, reg_ratio=1e3, max_reg_steps=0,
                           seed=0)
+
+
+def test_gmm_regulariser_rule_ignores_a_component_on_a_single_image():
+    """A component that sits on one training image (or identical ones, as k-means leaves at 2000
+    images and k = 100) has zero variance whatever beta is: the sec. 3.2 rule must be judged on the
+    components with a spread, else beta runs down to the last step and that step, not the rule,
+    sets it."""
+    x = np.concatenate([blobs(1200, 6, 5, seed=5) * 1e-3, np.full((1, 6), 0.5, dtype=np.float32)])
+    km = kmeans(x, 6, n_init=1, seed=0, device="cpu")
+    assert np.bincount(km.labels).min() == 1                # the far image is a cluster of its own
+    gmm, beta, fits = fit_spherical_gmm(x, km.centers, max_iter=50, tol=1e-3, reg_start=1e-6, reg_ratio=1e3,
+                                        max_reg_steps=8, seed=0)
+    alpha = gmm.covariances_ - beta
+    spread = spread_components(gmm, len(x))
+    assert spread.sum() == 5 and alpha[~spread].max() < 1e-3 * beta   # the lone image: variance beta alone
+    assert fits < 8 and beta >= 1e-10 and alpha[spread].min() >= 1e3 * beta
+    # the same answer as without the lone image: the rule is about the components with a spread
+    _, beta_clean, fits_clean = fit_spherical_gmm(x[:-1], km.centers[np.bincount(km.labels) > 1], max_iter=50,
+                                                  tol=1e-3, reg_start=1e-6, reg_ratio=1e3, max_reg_steps=8, seed=0)
+    assert (beta, fits) == (beta_clean, fits_clean)
+
+
+def test_table1_summary_leaves_singleton_clusters_out():
+    """Table 1's columns describe measured clusters: a lone image's rho and sigma are only the
+    floor that keeps its likelihood finite, so it must not set min rho or max sigma/rho."""
+    x = np.concatenate([blobs(1200, 6, 5, seed=5), np.full((1, 6), 200.0, dtype=np.float32)])
+    km = kmeans(x, 6, n_init=1, seed=0, device="cpu")
+    model = ClusterDensity.fit(x, km, device="cpu")
+    table = model.summary()
+    members = np.bincount(km.labels, minlength=6) > 1
+    assert table["singletons"] == 1 and table["smallest_cluster"] == 1
+    assert table["min_rho"] == pytest.approx(model.rho[members].min()) and table["min_rho"] > 1.0  # blobs: std 1.5
+    assert table["max_sigma_over_rho"] < 0.8                     # a Gaussian blob's radial spread, not 1 = floor/floor
 
 
 def test_score_kind_is_checked():
