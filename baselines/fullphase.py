@@ -1,9 +1,11 @@
 """Full-phase-space CATHODE (Buhmann, Ewen, Kasieczka, Mikuni, Nachman, Shih, "Full Phase Space
-Resonant Anomaly Detection", arXiv:2310.06897) with the EPiC flow-matching generator.
+Resonant Anomaly Detection", arXiv:2310.06897) with its two point-cloud generators.
 
 1. A generator of the two leading jets and all their constituents given mjj
-   (:class:`baselines.fullphase_generator.FlowMatchingDijetGenerator`) is trained on the
-   sideband data, minus a held-out share (``quality_fraction``) for the quality check.
+   (:class:`baselines.fullphase_generator.PointCloudDijetGenerator`; ``generator``:
+   ``flow-matching``, EPiC-FM, or ``diffusion``, the paper's other model, on the same EPiC
+   networks) is trained on the sideband data, minus a held-out share (``quality_fraction``) for
+   the quality check.
 2. Generator quality (the paper's Sec. IV check): the same classifier architecture, trained on
    half of the held-out sideband events against as many generated at their masses, judged on
    the other half; AUC 0.5 means the classifier cannot tell generated from real. Recorded under
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from baselines.dijet import DijetCloud
-from baselines.fullphase_generator import GENERATOR_DEFAULTS, FlowMatchingDijetGenerator, timed_sample
+from baselines.fullphase_generator import GENERATOR_DEFAULTS, PointCloudDijetGenerator, timed_sample
 from baselines.nn.training import TrainConfig
 from baselines.weak_supervision import NetworkEnsemble, prefixed
 from benchmark.contract import BaseScorer, FitContext, ScorerInfo
@@ -44,13 +46,13 @@ DEFAULTS: dict[str, Any] = {**GENERATOR_DEFAULTS, **CLASSIFIER_DEFAULTS, "oversa
 PRESETS: dict[str, dict[str, Any]] = {
     # smoke trains for a few hundred steps: an EMA of decay 0.999 (time constant 1000 steps) would
     # keep mostly the initial weights, so it is off there
-    "smoke": {"max_particles": 24, "ode_steps": 8, "jet_blocks": [[32, 32], [32, 32]], "jet_epochs": 4,
+    "smoke": {"max_particles": 24, "ode_steps": 8, "diffusion_steps": 8, "jet_blocks": [[32, 32], [32, 32]], "jet_epochs": 4,
               "jet_batch_size": 256, "jet_lr": 3e-3, "jet_ema_decay": 0.0, "part_ema_decay": 0.0, "part_layers": 2, "part_local_dim": 24, "part_global_dim": 8,
               "part_hidden": 24, "part_time_dim": 8, "part_epochs": 2, "part_batch_size": 512, "part_lr": 3e-3,
               "clf_dim": 16, "clf_particle_blocks": 1, "clf_jet_blocks": 1, "clf_ff_dim": 32, "clf_epochs": 2,
               "clf_batch_size": 256, "clf_lr": 1e-3, "clf_patience": 0, "oversample": 1.0, "quality_fraction": 0.1,
               "quality_max_events": 1000},
-    "paper": {"max_particles": 279, "ode_steps": 250, "jet_epochs": 1000, "part_epochs": 500, "clf_epochs": 300,
+    "paper": {"max_particles": 279, "ode_steps": 250, "diffusion_steps": 512, "jet_epochs": 1000, "part_epochs": 500, "clf_epochs": 300,
               "clf_batch_size": 64, "clf_lr": 1e-4, "clf_patience": 20, "oversample": 2.0, "quality_fraction": 0.2,
               "n_models": 1},
 }
@@ -101,14 +103,15 @@ def generator_quality(generator: Any, real: DijetCloud, params: dict[str, Any], 
 
 
 class CathodeFullPhase(BaseScorer):
-    """Full-phase-space CATHODE with the EPiC flow-matching generator (EPiC-FM)."""
+    """Full-phase-space CATHODE with the EPiC flow-matching (EPiC-FM) or the diffusion generator."""
 
     info = ScorerInfo(
-        name="cathode-fullphase", version="1.0", protocols=("resonant",), representation="constituents",
+        name="cathode-fullphase", version="1.1", protocols=("resonant",), representation="constituents",
         defaults=DEFAULTS, presets=PRESETS,
-        paper="Buhmann et al., 'Full Phase Space Resonant Anomaly Detection', arXiv:2310.06897 (EPiC-FM)",
-        description="EPiC flow-matching generator of both jets and their constituents given mjj, trained in the "
-                    "sidebands, sampled in the SR; transformer classifier of SR data vs generated events.",
+        paper="Buhmann et al., 'Full Phase Space Resonant Anomaly Detection', arXiv:2310.06897 (EPiC-FM and diffusion)",
+        description="Point-cloud generator (EPiC flow matching or diffusion: generator=) of both jets and their "
+                    "constituents given mjj, trained in the sidebands, sampled in the SR; transformer classifier of "
+                    "SR data vs generated events.",
     )
 
     def fit(self, train: EventSet, *, context: FitContext) -> "CathodeFullPhase":
@@ -120,7 +123,7 @@ class CathodeFullPhase(BaseScorer):
         sb = DijetCloud.from_events(context.sideband, P)
         order = context.rng.permutation(len(sb))
         n_quality = min(int(round(float(p["quality_fraction"]) * len(sb))), int(p["quality_max_events"]))
-        self.generator = FlowMatchingDijetGenerator(p)
+        self.generator = PointCloudDijetGenerator(p)
         record: dict[str, Any] = self.generator.fit(sb.take(np.sort(order[n_quality:])), context, started)
         if n_quality:
             record["generator_quality"] = generator_quality(self.generator, sb.take(np.sort(order[:n_quality])), p,

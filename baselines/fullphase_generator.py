@@ -1,5 +1,6 @@
-"""The EPiC flow-matching generator of the dijet system given mjj (EPiC-FM of arXiv:2310.06897
-Sec. III.B, methods.md c.3), trained in the sidebands and interpolated into the signal region.
+"""The point-cloud generator of the dijet system given mjj (arXiv:2310.06897 Sec. III), trained in
+the sidebands and interpolated into the signal region, by flow matching (EPiC-FM, Sec. III.B,
+methods.md c.3) or by Gaussian diffusion (Sec. III.A, c.2) on the same networks (``generator``).
 
 p(event | mjj) = p(jet vector | mjj) x prod_jets p(particles | that jet's features, mjj):
 
@@ -12,14 +13,20 @@ p(event | mjj) = p(jet vector | mjj) x prod_jets p(particles | that jet's featur
   independent samples of one model (EPiC-FM ``jet_type: all``).
 
 Sampling: mjj from a KDE of the SR data (:class:`baselines.common.MassKDE`, as CATHODE), jets,
-then particles, each with the fixed-step midpoint solver. Any generator with ``fit(cloud,
+then particles, each with the generator family's sampler: flow matching integrates its ODE with
+the fixed-step midpoint solver (``ode_steps``, the paper's 250); diffusion (cosine log-SNR in
+[``diffusion_logsnr_min``, ``diffusion_logsnr_max``] = [-20, 20], v-prediction, the loss and
+schedule of :mod:`baselines.nn.diffusion`) takes ``diffusion_steps`` DDIM steps with the midpoint
+correction (the paper's 512). The paper's diffusion networks are transformers (DeepSetsAtt); here
+both families share the EPiC particle network and the jet MLP, so they differ only in the
+generative process. Any generator with ``fit(cloud,
 context, started)``, ``set_condition_density(m, window, seed)`` and ``sample(n, condition) ->
 DijetCloud`` (:class:`DijetGenerator`) can stand in for this one in :mod:`baselines.fullphase`.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -27,6 +34,7 @@ import torch
 
 from baselines.common import MassKDE
 from baselines.dijet import DijetCloud, DijetScaler
+from baselines.nn.diffusion import CosineLogSNR, diffusion_loss, sample_ddim
 from baselines.nn.flow_matching import EPiCVelocity, MLPVelocity, cfm_loss, sample_ode
 from baselines.nn.sets import real_width
 from baselines.nn.training import TrainConfig, fit_model, resolve_device
@@ -36,9 +44,17 @@ from benchmark.contract import FitContext
 #: columns of the jet vector that hold multiplicities (dequantised in training, rounded when sampling)
 MULTIPLICITY_COLUMNS = (3, 7)
 
+#: generator families (``generator``): the same networks, trained and sampled by either process
+GENERATORS = ("flow-matching", "diffusion")
+
 GENERATOR_DEFAULTS: dict[str, Any] = {
+    "generator": "flow-matching",
     "max_particles": 279, "sigma_min": 1e-4, "ode_steps": 250, "ode_solver": "midpoint", "kde_bandwidth": 1.0,
     "sample_batch_size": 1024,
+    # diffusion (LHCO_diffusion GSGM_lhco.py): cosine log-SNR in [-20, 20], v-prediction, DDIM 512 steps with
+    # the second-order midpoint correction
+    "diffusion_logsnr_min": -20.0, "diffusion_logsnr_max": 20.0, "diffusion_steps": 512,
+    "diffusion_sampler": "midpoint",
     # jet-feature model (EPiC-FM lhco_jet_features.yaml): 4 MLP blocks, ELU, AdamW 1e-3 constant, batch 1024,
     # grad clip 0.5, EMA 0.999, 1000-10000 epochs
     "jet_blocks": [[64, 64], [256, 256], [256, 256], [64, 64]], "jet_time_dim": 16, "jet_epochs": 1000,
@@ -65,11 +81,73 @@ class DijetGenerator(Protocol):
     def sample(self, n: int, condition: np.ndarray | None = None) -> DijetCloud: ...
 
 
-class FlowMatchingDijetGenerator:
-    """Jet-feature model + EPiC particle model, both by conditional OT flow matching."""
+Net = Callable[..., torch.Tensor]
+
+
+class FlowMatching:
+    """Conditional OT flow matching (:mod:`baselines.nn.flow_matching`): its loss and fixed-step ODE sampler."""
+
+    name = "fm"
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.sigma_min, self.steps, self.solver = float(params["sigma_min"]), int(params["ode_steps"]), str(params["ode_solver"])
+
+    def loss(self, net: Net, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return cfm_loss(net, x, cond=cond, mask=mask, sigma_min=self.sigma_min)
+
+    def sample(self, net: Net, z: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return sample_ode(net, z, cond=cond, mask=mask, steps=self.steps, solver=self.solver)
+
+
+class Diffusion:
+    """Gaussian diffusion (:mod:`baselines.nn.diffusion`: cosine log-SNR, v-prediction, DDIM sampler)
+    on the velocity networks of flow matching, whose time input is the schedule's t."""
+
+    name = "diffusion"
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.schedule = CosineLogSNR(float(params["diffusion_logsnr_min"]), float(params["diffusion_logsnr_max"]))
+        self.steps, self.solver = int(params["diffusion_steps"]), str(params["diffusion_sampler"])
+
+    def _net(self, net: Net) -> Net:
+        """``net(t, y, cond, mask)`` as the diffusion code calls it, ``net(x_lambda, time, cond, mask)``
+        with ``time`` the normalised log-SNR; the network is given the schedule's time t(lambda) in
+        [0, 1] instead (the reference's time input), which spreads the log-SNR range where the data's
+        structure forms (|lambda| of a few) over most of [0, 1], where the normalised log-SNR of
+        [-20, 20] would squeeze it into a tenth."""
+        schedule = self.schedule
+        span = schedule.logsnr_max - schedule.logsnr_min
+
+        def call(x: torch.Tensor, time: torch.Tensor, cond: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
+            return net(schedule.time(schedule.logsnr_min + time * span), x, cond, mask)
+
+        return call
+
+    def loss(self, net: Net, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return diffusion_loss(self._net(net), x, schedule=self.schedule, cond=cond, mask=mask)
+
+    def sample(self, net: Net, z: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return sample_ddim(self._net(net), z, schedule=self.schedule, cond=cond, mask=mask, steps=self.steps,
+                           solver=self.solver)
+
+
+def generative_process(params: Mapping[str, Any]) -> FlowMatching | Diffusion:
+    """The training loss and sampler of ``params["generator"]`` (:data:`GENERATORS`)."""
+    kind = params.get("generator", "flow-matching")
+    if kind == "flow-matching":
+        return FlowMatching(params)
+    if kind == "diffusion":
+        return Diffusion(params)
+    raise ValueError(f"hyper-parameter generator={kind!r}: must be one of {GENERATORS}")
+
+
+class PointCloudDijetGenerator:
+    """Jet-feature model (MLP) + EPiC particle model, trained and sampled by flow matching or
+    diffusion (``params["generator"]``)."""
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.params = dict(params)
+        self.process = generative_process(self.params)
         self.kde: MassKDE | None = None
         self.device = torch.device("cpu")
 
@@ -82,7 +160,7 @@ class FlowMatchingDijetGenerator:
         self.device = resolve_device(getattr(context, "device", "cpu"))
         self.scaler = DijetScaler().fit(cloud)
         self.n_particles = cloud.n_particles
-        sigma_min = float(p["sigma_min"])
+        process = self.process
         torch.manual_seed(context.seed)
 
         vec = self.scaler.vector
@@ -93,11 +171,11 @@ class FlowMatchingDijetGenerator:
 
         def jet_loss(net: torch.nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
             x = b["x"] + (torch.rand_like(b["x"]) - 0.5) * dequant.to(b["x"].device)
-            return cfm_loss(net, x, cond=b["c"], sigma_min=sigma_min)
+            return process.loss(net, x, b["c"])
 
         jet_data = {"x": vec.transform(cloud.jet_vector()).astype(np.float32), "c": self.scaler.mjj(cloud.mjj)}
         jet_record = fit_model(self.jet_net, jet_loss, jet_data, config=TrainConfig.from_params(prefixed(p, "jet_")),
-                               context=context, name="fm-jets", started=started)
+                               context=context, name=f"{process.name}-jets", started=started)
 
         self.part_net = EPiCVelocity(3, 5, local_dim=int(p["part_local_dim"]), global_dim=int(p["part_global_dim"]),
                                      hidden=int(p["part_hidden"]), layers=int(p["part_layers"]),
@@ -113,12 +191,13 @@ class FlowMatchingDijetGenerator:
 
         def part_loss(net: torch.nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
             k = real_width(b["mask"])
-            return cfm_loss(net, b["x"][:, :k], cond=b["c"], mask=b["mask"][:, :k], sigma_min=sigma_min)
+            return process.loss(net, b["x"][:, :k], b["c"], b["mask"][:, :k])
 
         part_record = fit_model(self.part_net, part_loss, part_data,
                                 config=TrainConfig.from_params(prefixed(p, "part_")), context=context,
-                                name="fm-particles", started=started)
-        return {"jet_model": jet_record.to_dict(), "particle_model": part_record.to_dict(), "n_events": n,
+                                name=f"{process.name}-particles", started=started)
+        return {"generator": p.get("generator", "flow-matching"),
+                "jet_model": jet_record.to_dict(), "particle_model": part_record.to_dict(), "n_events": n,
                 "n_jets": int(keep.sum()), "n_particles": int(cloud.mask.sum()), "max_particles": self.n_particles}
 
     # -- sampling ------------------------------------------------------------------------------------
@@ -150,8 +229,7 @@ class FlowMatchingDijetGenerator:
 
     def _solve(self, net: torch.nn.Module, z: torch.Tensor, cond: torch.Tensor,
                mask: torch.Tensor | None = None) -> torch.Tensor:
-        return sample_ode(net, z, cond=cond, mask=mask, steps=int(self.params["ode_steps"]),
-                          solver=str(self.params["ode_solver"]))
+        return self.process.sample(net, z, cond, mask)
 
     def sample_jets(self, mjj: np.ndarray) -> np.ndarray:
         """(n, 9) jet vectors in physical units (multiplicities still continuous) at masses ``mjj``."""

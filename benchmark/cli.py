@@ -218,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_formatter,
                        epilog="examples:\n  lhcad generate top --events 100000 --workers 8\n"
                               "  lhcad generate lhco --events 500000 --workers 16 --seed 7\n"
+                              "  lhcad generate lhco --classes signal --events 10000   # more signal only (injection scans)\n"
                               "  lhcad generate top --validate                 # plots comparing classes\n"
                               "  lhcad generate lhco --validate --against real --out benchmark/samples/lhco \\\n"
                               "      --real events_anomalydetection_tiny.h5   # look-alike vs real: table + plots\n"
@@ -226,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset")
     p.add_argument("--events", type=POSITIVE_INT, help="events per class (default 10000; with --validate alone: none); "
                    "darkmachines: background events of the channel (its SM processes mixed by cross section)")
+    p.add_argument("--classes", nargs="+", metavar="CLASS",
+                   help="generate only these classes of the dataset (default: all); the first chunks of a class "
+                        "are those of the shipped sample at the same seed, so a larger file extends it")
     p.add_argument("--channel", help="darkmachines only: the channel to generate (chan1)")
     p.add_argument("--signal-events", type=POSITIVE_INT, help="darkmachines only: events per signal (default: --events)")
     p.add_argument("--workers", type=POSITIVE_INT, default=1)
@@ -526,6 +530,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     if (args.channel or args.signal_events) and args.dataset != "darkmachines":
         raise SystemExit("--channel and --signal-events are for `lhcad generate darkmachines` only")
+    if args.classes and args.dataset == "darkmachines":
+        raise SystemExit("--classes is not for darkmachines: a channel's classes are generated together (--channel)")
     if (args.against or args.real) and not args.validate:
         raise SystemExit("lhcad generate: --against/--real only go with --validate")
     if args.dataset == "darkmachines" and (args.events is not None or not args.validate):
@@ -539,7 +545,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             print(f"{args.dataset}:{cls} -> {path}")
     elif args.events is not None or not args.validate:
         paths = generate_dataset(args.dataset, args.events or 10000, out_dir=args.out, workers=args.workers,
-                                 seed=args.seed)
+                                 seed=args.seed, classes=args.classes)
         for cls, path in paths.items():
             print(f"{args.dataset}:{cls} -> {path}")
     if args.validate and args.dataset == "darkmachines":

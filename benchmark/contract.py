@@ -43,8 +43,10 @@ ENTRY_POINT_GROUP = "lhcad.scorers"
 
 #: The distribution whose entry points are lhcad's own reference scorers (``baselines/``).
 BUILTIN_DISTRIBUTION = "lhcad"
-#: Optional context inputs a scorer may ask for in ``ScorerInfo.extras`` (withheld from the others).
-CONTEXT_EXTRAS = ("background_template",)
+#: Optional context inputs a scorer may ask for in ``ScorerInfo.extras`` (withheld from the others):
+#: the resonant task's independent SR background (idealized AD) and its labelled SR signal training
+#: events (the supervised reference), never test events.
+CONTEXT_EXTRAS = ("background_template", "signal_train")
 #: Presets every torch baseline offers: seconds on 2 CPU cores (tests, quick suite) and the paper's size.
 STANDARD_PRESETS = ("smoke", "paper")
 
@@ -91,7 +93,10 @@ class FitContext:
     the job's time limit (a training loop stops cleanly before it and says so; ``None``: no limit);
     ``background_template`` (resonant, only to scorers with ``"background_template"`` in
     ``info.extras``): signal-region background events from an independent sample (never the
-    background inside the data, never test events), the idealized anomaly detector's reference.
+    background inside the data, never test events), the idealized anomaly detector's reference;
+    ``signal_train`` (resonant, only to scorers with ``"signal_train"`` in ``info.extras``): the
+    signal class's signal-region events that are not test events, labelled signal by construction
+    (the supervised reference's training signal; the test events' labels stay with the judge).
     """
 
     task: str
@@ -106,6 +111,7 @@ class FitContext:
     signal_region: tuple[float, float] | None = None
     train_labels: np.ndarray | None = None
     background_template: EventSet | None = None
+    signal_train: EventSet | None = None
     log: Callable[[str], None] = print
 
     @property

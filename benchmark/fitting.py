@@ -115,15 +115,13 @@ def fit_and_score_once(data: TaskData, scorer_spec: str, params: dict[str, Any],
     scorer = load_scorer(scorer_spec, params, run.preset)
     if not callable(getattr(scorer, method, None)):
         raise TypeError(f"scorer {scorer.info.name!r} has no {method}(); the {task.protocol} protocol needs one")
+    extras = {name: _view(data, events, name) for name, events in context_extras(data, scorer.info.extras).items()}
     context = FitContext(
         task=task.name, protocol=protocol or task.protocol, seed=run.seed, device=run.device, workdir=run.workdir,
         params=scorer_params(scorer), preset=run.preset, time_budget_s=run.remaining_budget(),
         sideband=_view(data, data.sideband, "sideband") if data.sideband is not None else None,
         signal_region=task.resonant.signal_region if task.resonant else None,
-        train_labels=train_labels, log=run.log,
-        background_template=(_view(data, data.background_template, "background_template")
-                             if data.background_template is not None
-                             and "background_template" in scorer.info.extras else None),
+        train_labels=train_labels, log=run.log, **extras,
     )
     seed_everything(run.seed)
     t0 = time.perf_counter()
@@ -135,6 +133,33 @@ def fit_and_score_once(data: TaskData, scorer_spec: str, params: dict[str, Any],
     values = validate_scores(getattr(scorer, method)(test_view), len(test_view), scorer=scorer.info.name, what=method)
     run.timings[f"{method}{phase}"] = time.perf_counter() - t0
     return _unmap(values, order), scorer
+
+
+def context_extras(data: TaskData, extras: tuple[str, ...]) -> dict[str, Any]:
+    """The task data's context extras (:attr:`Protocol.context_extras`) that a scorer declaring
+    ``extras`` receives: those it names and the data holds; nothing else."""
+    from benchmark.protocols import get_protocol
+
+    wanted = get_protocol(data.task.protocol).context_extras
+    return {name: getattr(data, name) for name in wanted if name in extras and getattr(data, name) is not None}
+
+
+def scorer_extras(scorer_spec: str, params: dict[str, Any]) -> tuple[str, ...]:
+    """The context extras a scorer spec declares (``ScorerInfo.extras``), for the worker that
+    prepares its inputs before the scorer runs."""
+    return tuple(load_scorer(scorer_spec, dict(params)).info.extras)
+
+
+def scorer_roles(data: TaskData, extras: tuple[str, ...]) -> dict[str, Any]:
+    """The event sets one job may hand its scorer, by role: train, test, sideband, the training
+    signal where the protocol trains on it (density ratio), and the context extras the scorer asks
+    for. The sandbox writes only these, so a scorer never holds another's extras."""
+    from benchmark.protocols import get_protocol
+
+    withheld = get_protocol(data.task.protocol).withheld(extras)
+    roles = {"train": data.train, "test": data.test, "sideband": data.sideband,
+             "signal_train": data.signal_train, "background_template": data.background_template}
+    return {role: events for role, events in roles.items() if events is not None and role not in withheld}
 
 
 def fit_budget(time_limit_s: float | None) -> float | None:

@@ -382,20 +382,19 @@ def _write_inputs(job: Any, data: Any, private: Path, device: str, time_budget_s
 
     import numpy as np
 
-    from benchmark.fitting import fresh_permutation
+    from benchmark.fitting import fresh_permutation, scorer_extras, scorer_roles
     from benchmark.precomputed import declared_features, precompute_views, save_features, scorer_arrays
 
     private.joinpath("in").mkdir()
     order = fresh_permutation(len(data.test))
-    roles = {"train": data.train, "test": data.test.take(order), "sideband": data.sideband,
-             "signal_train": data.signal_train, "background_template": data.background_template}
-    views = {role: data.scorer_view(events, role) for role, events in roles.items() if events is not None}
+    roles = scorer_roles(data, scorer_extras(job.scorer, dict(job.params)))  # extras only to scorers that ask
+    roles["test"] = roles["test"].take(order)
+    views = {role: data.scorer_view(events, role) for role, events in roles.items()}
     for name, view in views.items():
         view.save(private / "in" / f"{name}.h5")
     needed = declared_features(job.scorer, dict(job.params), scorer_arrays(data))
     if needed:
-        save_features(private / "in", precompute_views(data, {r: e for r, e in roles.items() if e is not None},
-                                                       needed, job.source))
+        save_features(private / "in", precompute_views(data, roles, needed, job.source))
     if data.train_labels is not None:  # the supervised protocol's own training labels, never test labels
         np.save(private / "in" / "train_labels.npy", np.asarray(data.train_labels))
     scorer = job.scorer

@@ -102,8 +102,14 @@ def _curve_plots(task: str, entries: list[Any], out_dir: Path) -> list[Path]:
             save_figure(fig_sic, [ax_sic], out_dir / f"{name}-sic.png")]
 
 
+#: scorers drawn dashed in the injection plot: the upper references a weakly supervised method is
+#: measured against (as the supervised and idealized curves of arXiv:2310.06897 Fig. 7)
+REFERENCE_SCORERS = ("supervised", "idealized-ad")
+
+
 def _injection_plot(task: str, entries: list[Any], out_dir: Path) -> Path:
-    """Max SIC (left) and AUC (right) versus injected signal, 16-84 % band over seeds."""
+    """Max SIC (left) and AUC (right) versus injected signal, 16-84 % band over seeds; the upper
+    references (:data:`REFERENCE_SCORERS`) dashed."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -119,7 +125,9 @@ def _injection_plot(task: str, entries: list[Any], out_dir: Path) -> Path:
             hi = np.array([b.get("hi", m) if b.get("hi") is not None else m for b, m in zip(bands, med)], float)
             # a single seed's bootstrap band need not contain its value: no negative bar
             yerr = [np.maximum(0, med - lo), np.maximum(0, hi - med)]
-            bars = ax.errorbar(x, med, yerr=yerr, marker="o", capsize=3, color=color, label=f"{scorer} [{source}]")
+            style = "--" if scorer.startswith(REFERENCE_SCORERS) else "-"
+            bars = ax.errorbar(x, med, yerr=yerr, marker="o", capsize=3, color=color, ls=style,
+                               label=f"{scorer} [{source}]")
             color = bars.lines[0].get_color()
             if len(x) > 1:
                 ax.fill_between(x, np.minimum(lo, med), np.maximum(hi, med), color=color, alpha=0.2, linewidth=0)

@@ -194,9 +194,9 @@ def prefill_in_process(job: Any, data: Any) -> None:
     needed = declared_features(job.scorer, dict(job.params), scorer_arrays(data))
     if not needed:
         return
-    views = {role: events for role, events in (("train", data.train), ("test", data.test),
-                                               ("sideband", data.sideband), ("signal_train", data.signal_train))
-             if events is not None}
+    from benchmark.fitting import scorer_extras, scorer_roles
+
+    views = scorer_roles(data, scorer_extras(job.scorer, dict(job.params)))
     prefill(views, precompute_views(data, views, needed, job.source))
 
 

@@ -56,6 +56,8 @@ class TaskData:
     test_labels: Labels
     sideband: EventSet | None = None
     train_labels: np.ndarray | None = None
+    #: supervised / density ratio: the signal training events; resonant: SR signal events that are
+    #: not test events, a context extra for the supervised reference only
     signal_train: EventSet | None = None
     #: resonant: independent SR background (``resonant.background_template``), for idealized AD only
     background_template: EventSet | None = None
@@ -368,7 +370,8 @@ def resonant_split(task: TaskSpec, source: str, seed: int, classes: dict[ClassRe
     """SR data (background + injected signal), SB data, the labelled SR test set and, when
     ``template`` (the task's independent background class) is given, its SR events as the
     background template. The template comes from its own class, so it never overlaps the data or
-    the test events and adding it changes no split."""
+    the test events and adding it changes no split. ``signal_train``: the SR signal events that are
+    not test events (the supervised reference's labelled signal, a context extra)."""
     spec = task.resonant
     assert spec is not None
     n_inj = spec.default_injection if injection is None else int(injection)
@@ -415,11 +418,16 @@ def resonant_split(task: TaskSpec, source: str, seed: int, classes: dict[ClassRe
               "sr_background": n_sr_bkg, "s_over_b_sr": n_inj_sr / max(n_sr_bkg, 1),
               "s_over_sqrt_b_sr": n_inj_sr / max(np.sqrt(max(n_sr_bkg, 1)), 1e-12),
               "test_background": len(test_bkg), "test_signal": len(test_sig)}
+    # Labelled SR signal for the supervised reference (a context extra): every SR signal event that
+    # is not a test event (it may overlap the injected ones, which are data, not test events). No
+    # random draw, so no other split moves; the same events at every injection. Not in ``counts``:
+    # those are the data's (bundles compare them), the scorer's training record gives its sizes.
+    signal_train = signal.take(np.flatnonzero(sig_sr & ~sig_used))
     background_template = None
     if template is not None:
         if "mjj" not in template:
             raise KeyError(f"task {task.name}: the background template {spec.background_template} has no 'mjj' array")
         background_template = template.take(np.flatnonzero(_in_windows(template["mjj"], sr)))
         counts["background_template"] = len(background_template)
-    return TaskData(task, source, seed, n_inj, train, test, labels, sideband=sideband,
+    return TaskData(task, source, seed, n_inj, train, test, labels, sideband=sideband, signal_train=signal_train,
                     background_template=background_template, provenance={"counts": counts})

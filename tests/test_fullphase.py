@@ -136,6 +136,25 @@ def test_scaler_z_scores_real_particles_only():
     assert np.all(x["parts"][~cloud.mask] == 0)
 
 
+def test_diffusion_generator_family_end_to_end_on_a_toy():
+    """``generator=diffusion``: the same scorer trains both models by diffusion (its records say so),
+    samples events inside the SR at the KDE's masses, scores finite; an unknown family is named."""
+    rng = np.random.default_rng(6)
+    events = dijet_cloud_events(rng, 3000)
+    sb, sr = in_windows(events, SIDEBANDS), in_windows(events, (SR,))
+    params = {**TOY, "generator": "diffusion", "diffusion_steps": 6, "jet_epochs": 3, "part_epochs": 1,
+              "clf_epochs": 1, "quality_fraction": 0.0}
+    scorer = CathodeFullPhase(**params).fit(sr, context=context(sideband=sb))
+    record = scorer.training_record
+    assert record["generator"] == "diffusion"
+    assert record["jet_model"]["epochs_run"] == 3 and np.isfinite(record["particle_model"]["train_loss"]).all()
+    sample = scorer.sample(50)
+    assert np.all((sample["mjj"] > SR[0] - 1) & (sample["mjj"] < SR[1] + 1))
+    assert np.isfinite(scorer.score(sr)).all()
+    with pytest.raises(ValueError, match="generator='score-matching'"):
+        CathodeFullPhase(**{**params, "generator": "score-matching"}).fit(sr, context=context(sideband=sb))
+
+
 # -- shipped LHCO-like samples, end to end ----------------------------------------------------------
 @pytest.mark.slow
 def test_fullphase_smoke_on_the_shipped_lhco_samples(tmp_path):

@@ -83,3 +83,16 @@ def test_whole_sample_regenerates_identically(dataset, cls, tmp_path):
     regenerated = EventSet.load(out[cls])
     assert regenerated.fingerprint() == shipped.fingerprint()
     assert regenerated.meta["pythia_seeds"] == shipped.meta["pythia_seeds"]
+
+
+def test_cli_generates_one_class_whose_rows_extend_the_shipped_sample(tmp_path):
+    """`lhcad generate lhco --classes signal --events N` (how an injection scan gets more signal
+    than ships): only that class is written, and its first rows are the shipped sample's."""
+    from benchmark.cli import main
+
+    shipped = _shipped("lhco", "signal")
+    assert main(["generate", "lhco", "--classes", "signal", "--events", "3", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.h5")) == ["signal.h5"]
+    _assert_same(EventSet.load(tmp_path / "signal.h5").arrays, shipped, 3)
+    with pytest.raises(SystemExit, match="--classes is not for darkmachines"):
+        main(["generate", "darkmachines", "--channel", "chan1", "--classes", "chan1/background"])

@@ -108,6 +108,32 @@ def test_template_is_sr_background_from_its_own_class_and_changes_no_split():
     assert np.array_equal(bare.test.event_id, data.test.event_id)
 
 
+def test_signal_train_is_sr_signal_outside_the_test_set_and_the_same_at_every_injection():
+    """The supervised reference's labelled signal: SR events of the signal class, none of them a
+    test event (ids carry the class namespace and are unique), independent of the injection, and
+    the data, sideband and test split are those of a task without it."""
+    from benchmark.registry import load_registry
+    from benchmark.tasks import build_task_data
+
+    task = load_registry().task("lhco/rnd")
+    lo, hi = task.resonant.signal_region
+    by_inj = {inj: build_task_data(task, "generated", 0, injection=inj, sizes={"test": 600}) for inj in (0, 1000)}
+    for data in by_inj.values():
+        sig = data.signal_train
+        assert sig is not None and len(sig) > 500
+        assert np.all((sig["mjj"] > lo) & (sig["mjj"] < hi))
+        test_signal_ids = set(data.test.event_id[data.test_labels.is_signal.astype(bool)])
+        assert len(test_signal_ids) > 50 and not set(sig.event_id) & set(data.test.event_id)
+        assert "signal_train" not in data.provenance["counts"]  # the data's counts stay those bundles compare
+    assert np.array_equal(by_inj[0].signal_train.event_id, by_inj[1000].signal_train.event_id)
+    # every SR signal event is either a test event or a training one
+    from benchmark.data import load_class
+
+    signal = load_class("lhco", "signal", "generated")
+    n_sr = int(((signal["mjj"] > lo) & (signal["mjj"] < hi)).sum())
+    assert len(by_inj[0].signal_train) + len(test_signal_ids) == n_sr
+
+
 PROBE = textwrap.dedent('''
     import numpy as np
     from benchmark.contract import FitContext, ScorerInfo
@@ -117,13 +143,16 @@ PROBE = textwrap.dedent('''
         def fit(self, train, *, context: FitContext):
             self.n_template = -1 if context.background_template is None else len(context.background_template)
             self.template_role = None if context.background_template is None else context.background_template.meta["role"]
+            self.n_signal = -1 if context.signal_train is None else len(context.signal_train)
+            self.has_labels = context.train_labels is not None
             return self
         def score(self, events):
             return np.arange(len(events), dtype=float)
 ''')
 
 
-@pytest.mark.parametrize("extras,expect", [("extras=('background_template',)", True), ("", False)])
+@pytest.mark.parametrize("extras,expect", [("extras=('background_template',)", True), ("", False),
+                                           ("extras=('signal_train',)", False)])
 def test_template_reaches_only_scorers_that_ask(tmp_path, extras, expect):
     from benchmark.fitting import FitRun, fit_and_score_once
     from benchmark.registry import load_registry
@@ -139,6 +168,32 @@ def test_template_reaches_only_scorers_that_ask(tmp_path, extras, expect):
         assert scorer.n_template == len(data.background_template) and scorer.template_role == "background_template"
     else:
         assert scorer.n_template == -1
+    assert scorer.n_signal == (len(data.signal_train) if "signal_train" in extras else -1)
+    assert not scorer.has_labels  # no labels of any kind under the resonant protocol
+
+
+@pytest.mark.parametrize("extras", [(), ("signal_train", "background_template")])
+def test_sandbox_inputs_hold_only_the_extras_a_scorer_asks_for(tmp_path, extras):
+    """What the sandboxed child can read: its own inputs folder. Extras it did not ask for are not
+    written there at all (not merely left out of its context), and no label file is."""
+    from types import SimpleNamespace
+
+    from benchmark.isolation import _write_inputs
+    from benchmark.registry import load_registry
+    from benchmark.tasks import build_task_data
+
+    path = tmp_path / "probe.py"
+    path.write_text(PROBE.replace(", EXTRAS", f", extras={extras!r}"))
+    data = build_task_data(load_registry().task("lhco/rnd"), "generated", 0, injection=300,
+                           sizes={"test": 300, "train": 1000})
+    job = SimpleNamespace(scorer=f"{path}:Probe", params={}, seed=0, source="generated", injection=300, preset=None)
+    private = tmp_path / "private"
+    private.mkdir()
+    _write_inputs(job, data, private, "cpu")
+    written = {p.stem for p in (private / "in").glob("*.h5")}
+    assert written == {"train", "test", "sideband", *extras}
+    assert not list((private / "in").glob("*label*"))
+
 
 
 def test_unknown_context_extra_is_refused():

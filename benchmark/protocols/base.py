@@ -19,12 +19,19 @@ class Protocol:
     name: ClassVar[str] = ""
     #: the training labels (``data.train_labels``) reach the scorer only under this protocol's flag
     gives_train_labels: ClassVar[bool] = False
+    #: task-data event sets that reach only scorers naming them in ``ScorerInfo.extras``
+    #: (:data:`benchmark.contract.CONTEXT_EXTRAS`); every other scorer's sandbox never holds them
+    context_extras: ClassVar[tuple[str, ...]] = ()
 
     def build(self, task: TaskSpec, source: str, seed: int, classes: dict[ClassRef, EventSet],
               splits_rule: dict[ClassRef, str | None], sizes: Mapping[str, float],
               injection: int | None) -> TaskData:
         """The job's training data, context extras and labelled, shuffled test set."""
         raise NotImplementedError
+
+    def withheld(self, extras: tuple[str, ...]) -> frozenset[str]:
+        """The context-extra event sets a scorer asking for ``extras`` must not receive."""
+        return frozenset(e for e in self.context_extras if e not in extras)
 
     def fit_and_score(self, data: TaskData, scorer_spec: str, params: dict[str, Any], run: FitRun
                       ) -> tuple[np.ndarray, dict[str, np.ndarray], Any]:

@@ -38,7 +38,12 @@ def max_sic_paper(y: np.ndarray, scores: np.ndarray, weights: np.ndarray | None 
 
 
 class Resonant(Protocol):
+    """Extras (only to scorers that ask): ``background_template`` (independent SR background: the
+    idealized detector and the supervised reference) and ``signal_train`` (SR signal events that are
+    not test events: the supervised reference's labelled signal)."""
+
     name = "resonant"
+    context_extras = ("background_template", "signal_train")
 
     def build(self, task: Any, source: str, seed: int, classes: dict, splits_rule: dict,
               sizes: Mapping[str, float], injection: int | None) -> Any:
