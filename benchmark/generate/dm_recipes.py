@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark.generate.darkmachines import CHANNEL_CUTS, OBJECTS, ObjectParams
+from benchmark.generate.detector import ATLAS_DM
 from benchmark.generate.recipes import ProcessSpec, Recipe, Selection
 
 
@@ -73,8 +74,15 @@ _WJETS = ("WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on",
           "24:onMode = off", "24:onIfAny = 11 13 15")
 _ZNUNU = ("WeakBosonAndParton:qqbar2gmZg = on", "WeakBosonAndParton:qg2gmZq = on", "WeakZ0:gmZmode = 2",
           "23:onMode = off", "23:onIfAny = 12 14 16")
-_MONOJET = ("DM:ffbar2Zp2XX = on", "55:m0 = 2000.", "52:m0 = 50.",
-            "Zp:gZp = 0.25", "Zp:vu = 1.", "Zp:vd = 1.", "Zp:vl = 0.", "Zp:vv = 0.", "Zp:vX = 4.")
+_NJETS = ("HardQCD:all = on",)
+#: monojet stand-in: ADD graviton (invisible, id 5000039) + jet, Pythia's only "invisible + jet"
+#: 2 -> 2 process (DM:ffbar2Zp2XXj / qg2Zp2XXj are "not yet available" in 8.317's DarkMatterProcesses.xml)
+_MONOJET = ("ExtraDimensionsLED:monojet = on", "ExtraDimensionsLED:n = 2", "ExtraDimensionsLED:MD = 2000.",
+            "ExtraDimensionsLED:CutOffMode = 1",  # truncate sHat > M_D^2 (effective theory's validity)
+            # the KK-graviton mass is sampled over this range (Pythia manual's LED example)
+            "5000039:m0 = 1200.", "5000039:mWidth = 1000.", "5000039:mMin = 1.", "5000039:mMax = 13990.")
+#: re-smearings of the jet-response tail per generated multijet event (see ProcessSpec.resmear)
+NJETS_RESMEAR = 100
 
 
 def _sqsq(slha: str) -> tuple[str, ...]:
@@ -85,6 +93,7 @@ def _sqsq(slha: str) -> tuple[str, ...]:
 
 #: (channel, process) -> (settings, description); process names follow the real files
 _CLASSES: dict[str, tuple[tuple[str, ...], str]] = {
+    "chan1/njets": ((*_NJETS, _pthat(250.0)), f"QCD multijets, pTHat > 250 GeV, {NJETS_RESMEAR} jet-tail draws per event"),
     "chan1/ttbar": ((*_TTBAR, _pthat(200.0)), "ttbar, pTHat > 200 GeV"),
     "chan1/w_jets": ((*_WJETS, _pthat(250.0)), "W + jet, W -> l nu, pTHat > 250 GeV"),
     "chan1/z_jets": ((*_ZNUNU, _pthat(250.0)), "Z + jet, Z -> nu nu, pTHat > 250 GeV"),
@@ -93,23 +102,29 @@ _CLASSES: dict[str, tuple[tuple[str, ...], str]] = {
                                      "gluino pairs (1.6 TeV) -> q qbar chi_1^0 (800 GeV), SLHA spectrum in the repository"),
     "chan1/sqsq_sq1800_neut800": (_sqsq("sqsq_sq1800_neut800.slha"),
                                   "squark pairs (1.8 TeV) -> q chi_1^0 (800 GeV), SLHA spectrum in the repository"),
+    "chan1/monojet_Zp2000.0_DM_50.0": ((*_MONOJET, _pthat(400.0)),
+                                       "stand-in for the monojet Z' (2 TeV) -> chi chi: ADD graviton + jet, pTHat > 400 GeV"),
 }
 
 #: which classes of a channel are backgrounds (mixed into ``<channel>/background``)
-BACKGROUND_PROCESSES: dict[str, tuple[str, ...]] = {"chan1": ("ttbar", "w_jets", "z_jets")}
-SIGNALS: dict[str, tuple[str, ...]] = {"chan1": ("glgl1600_neutralino800", "sqsq_sq1800_neut800")}
+BACKGROUND_PROCESSES: dict[str, tuple[str, ...]] = {"chan1": ("njets", "ttbar", "w_jets", "z_jets")}
+SIGNALS: dict[str, tuple[str, ...]] = {"chan1": ("glgl1600_neutralino800", "sqsq_sq1800_neut800",
+                                                 "monojet_Zp2000.0_DM_50.0")}
 
 DARKMACHINES = Recipe(
     name="darkmachines",
     dataset="darkmachines",
     description="Dark Machines look-alike: SM processes and signals in the challenge's objects, 13 TeV",
     common=("Beams:eCM = 13000.", "PartonLevel:MPI = off"),
-    classes={cls: ProcessSpec(settings, desc) for cls, (settings, desc) in _CLASSES.items()},
+    classes={cls: ProcessSpec(settings, desc, resmear=NJETS_RESMEAR if cls.endswith("/njets") else 1)
+             for cls, (settings, desc) in _CLASSES.items()},
+    detector=ATLAS_DM,
     selection=ObjectSelection(mode="objects", radius=OBJECTS.jet_radius, max_constituents=0,
                               jet_pt_min=OBJECTS.jet_pt_min, jet_abs_eta_max=OBJECTS.jet_abs_eta_max,
                               n_candidates=0, lead_pt_min=0.0, lead_abs_eta_max=math.inf),
     batch_events=50,
     max_trials_per_row=20000,
+    version="2",
     notes=("MadGraph's multi-leg matrix elements are replaced by Pythia's 2 -> 2 plus shower and the "
            "Delphes ATLAS card by the parametric detector; b-tags by truth matching (70 % / 11 % / "
            "0.3 %). Real chan1 is 86 % multijet events with fake MET from Delphes' jet response; the "
