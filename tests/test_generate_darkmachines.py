@@ -170,7 +170,8 @@ def test_mixture_follows_cross_sections_and_seed():
 
 
 # -- registry: a source that holds a few classes ----------------------------------------------------
-def test_generated_chan1_task_holds_the_generated_signals_only():
+def test_generated_tasks_hold_the_generated_signals_only():
+    from benchmark.generate.dm_recipes import SIGNALS
     from benchmark.registry import load_registry
 
     reg = load_registry()
@@ -178,10 +179,15 @@ def test_generated_chan1_task_holds_the_generated_signals_only():
     gen = reg.task("darkmachines/chan1", "generated")
     assert len(real.signal) == 8 and real is reg.task("darkmachines/chan1")
     held = set(reg.dataset("darkmachines").source("generated").classes)
-    assert {r.name for r in gen.signal} == held - {"chan1/background"}
+    assert {r.name for r in gen.signal} == {c for c in held if c.startswith("chan1/")} - {"chan1/background"}
     assert [r.name for r in gen.background] == ["chan1/background"]
-    with pytest.raises(ValueError, match="holds no background"):
-        reg.task("darkmachines/chan2a", "generated")
+    # every channel has a generated background and the recipe's signals, all among the real task's signals
+    for channel in ("chan1", "chan2a", "chan2b", "chan3"):
+        task = reg.task(f"darkmachines/{channel}", "generated")
+        assert [r.name for r in task.background] == [f"{channel}/background"]
+        names = {r.name.split("/", 1)[1] for r in task.signal}
+        assert names == set(SIGNALS[channel])
+        assert names <= {r.name.split("/", 1)[1] for r in reg.task(f"darkmachines/{channel}", "real").signal}
     quick = reg.suite("quick")
     assert "darkmachines/chan1" in quick.tasks and quick.task_sizes["darkmachines/chan1"] == {"train": 0.99, "test": 0.4}
 
@@ -189,11 +195,25 @@ def test_generated_chan1_task_holds_the_generated_signals_only():
 def test_leaderboard_ti_expects_the_signals_a_source_holds():
     from benchmark.leaderboard import Entry, dark_machines_ti
 
-    records = [{"per_signal": {"chan1/glgl1600_neutralino800": {"si_all": 3.0},
-                               "chan1/sqsq_sq1800_neut800": {"si_all": 5.0}}}]
-    entry = Entry(task="darkmachines/chan1", source="generated", scorer="s", injection=None, records=records)
+    chan1 = {"chan1/glgl1600_neutralino800": {"si_all": 3.0}, "chan1/sqsq_sq1800_neut800": {"si_all": 5.0},
+             "chan1/monojet_Zp2000.0_DM_50.0": {"si_all": 4.0}}
+    entry = Entry(task="darkmachines/chan1", source="generated", scorer="s", injection=None,
+                  records=[{"per_signal": chan1}])
     ti = dark_machines_ti([entry])[("s", "generated")]
-    assert ti["complete"] and ti["median"] == 4.0 and ti["n_signals"] == 2
+    # chan1 alone: the generated source also holds chan2a, chan2b and chan3, so the TI is incomplete
+    assert not ti["complete"] and ti["median"] == 4.0 and ti["n_signals"] == 3
+    assert ("chan2a", "gluino_1000.0_neutralino_1.0") in {tuple(m) for m in ti["missing"]}
+    others = [Entry(task=f"darkmachines/{ch}", source="generated", scorer="s", injection=None,
+                    records=[{"per_signal": {f"{ch}/gluino_1000.0_neutralino_1.0": {"si_all": 6.0}}}])
+              for ch in ("chan2a", "chan2b")]
+    chan3 = {f"chan3/{k.split('/')[1]}": {"si_all": 1.0} for k in chan1}
+    chan3["chan3/gluino_1000.0_neutralino_1.0"] = {"si_all": 2.0}
+    others.append(Entry(task="darkmachines/chan3", source="generated", scorer="s", injection=None,
+                        records=[{"per_signal": chan3}]))
+    ti = dark_machines_ti([entry, *others])[("s", "generated")]
+    # TI(signal) = max over channels: the gluino's best channel is 2a/2b (6), chan1's signals keep chan1's values
+    assert ti["complete"] and ti["n_signals"] == 4 and ti["per_signal"]["gluino_1000.0_neutralino_1.0"] == 6.0
+    assert ti["median"] == 4.5
 
 
 # -- the shipped chan1 look-alike ------------------------------------------------------------------
@@ -352,6 +372,27 @@ def test_channel_generation_resumes_and_reuses_chunks(tmp_path, monkeypatch):
     assert {cls: EventSet.load(p).fingerprint() for cls, p in again.items()} == before
     meta = json.loads(json.dumps(EventSet.load(again["chan1/background"]).meta))
     assert sum(p["rows"] for p in meta["mixture"]["processes"].values()) == 4
+
+
+@pytest.mark.slow
+def test_chan3_generates_with_multijets_and_its_cuts(tmp_path):
+    pytest.importorskip("pythia8mc")
+    from benchmark.generate import dm_samples
+
+    files = dm_samples.generate_channel("chan3", 12, signal_events=2, out_dir=tmp_path, pilot=4, chunk_size=4,
+                                        progress=False)
+    assert set(files) == {"chan3/background", *(f"chan3/{s}" for s in dm_samples.SIGNALS["chan3"])}
+    bkg = EventSet.load(files["chan3/background"])
+    assert len(bkg) == 12 and dm.channel_mask(bkg["objects"], bkg["objects_mask"], bkg["met"], "chan3").all()
+    procs = bkg.meta["mixture"]["processes"]
+    assert set(procs) == {"njets", "ttbar", "w_jets", "z_jets", "singletop", "gam_jets"}
+    # fake-MET multijets dominate a MET >= 100, H_T >= 600 selection as well
+    assert max(procs, key=lambda p: procs[p]["sigma_selected_pb"]) == "njets"
+    assert bkg["weights"].sum() == pytest.approx(bkg.meta["expected_events"])
+    assert bkg.meta["luminosity_fb"] == 8.02
+    for name in dm_samples.SIGNALS["chan3"]:
+        es = EventSet.load(files[f"chan3/{name}"])
+        assert dm.channel_mask(es["objects"], es["objects_mask"], es["met"], "chan3").all()
 
 
 # -- validation ------------------------------------------------------------------------------------
