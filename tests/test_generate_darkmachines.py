@@ -406,6 +406,28 @@ def test_ks_distance():
     assert ks_distance([0, 0, 1, 1], [0, 1, 1, 1]) == pytest.approx(0.25)
 
 
+def test_process_mix_fractions():
+    from benchmark.generate.dm_validate import process_mix
+
+    mix = process_mix(np.array([7, 7, 7, 3, 9]), {7: "njets", 3: "ttbar"})
+    assert mix == {"njets": 0.6, "ttbar": 0.2, "other": 0.2} and list(mix)[0] == "njets"
+
+
+def test_validation_reports_the_process_mix_against_the_real_chan1(tmp_path):
+    _sample("background")
+    if not REAL.exists():
+        pytest.skip("real Dark Machines chan1 sample absent")
+    from benchmark.generate.dm_validate import validate_channel
+
+    report = validate_channel(SAMPLES_DIR / "darkmachines", REAL, tmp_path, "chan1")
+    mix = report["background"]["process_mix"]
+    assert list(mix["real"])[0] == "njets" and list(mix["generated"])[0] == "njets"
+    assert mix["real"]["njets"] == pytest.approx(0.864)
+    # the multijets' fake MET brings the b-tag and lepton multiplicities to the real mixture's
+    assert report["background"]["ks"]["n_bjets"] < 0.15 and report["background"]["ks"]["n_leptons"] < 0.1
+    assert {"background", "sqsq_sq1800_neut800", "monojet_Zp2000.0_DM_50.0"} <= set(report)
+
+
 def test_real_chan1_observables_satisfy_the_channel_cuts():
     if not REAL.exists():
         pytest.skip("real Dark Machines chan1 sample absent")
