@@ -136,6 +136,18 @@ def test_a_jet_measured_low_makes_met_along_it():
     assert rec.met[0, 0] == 0.0 and rec.objects[0, 0, 2] == pytest.approx(400.0)
 
 
+def test_events_that_pass_without_the_tail_are_found():
+    from benchmark.generate.detector import ATLAS_DM
+
+    # event 0: four jets and 300 GeV of real MET (passes untailed); event 1: balanced (fails untailed)
+    ev = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    pt = np.array([500.0, 200.0, 150.0, 100.0, 500.0, 300.0, 120.0, 80.0])
+    phi = np.array([0.0, 2.0, 3.0, -2.0, 0.0, np.pi, 2.0, -2.0])
+    jets = (ev, np.full(8, dm.JET), pt, np.zeros(8), phi, np.zeros(8))
+    meas = dm.MeasuredBatch(2, jets, [], np.array([300.0, 0.0]), np.array([0.0, 0.0]))
+    assert dm.passes_without_tail(meas, ATLAS_DM, dm.OBJECTS, "chan1").tolist() == [True, False]
+
+
 def test_resmeared_class_counts_every_draw_in_the_efficiency():
     from benchmark.generate.dm_recipes import DARKMACHINES, NJETS_RESMEAR
     from benchmark.generate.pythia import _merged_meta, recipe_fingerprint

@@ -24,9 +24,10 @@ events that pass (1000-event probes, MPI off) are in brackets:
   for 1/100 of an event (2.6 rows per 100 generated events). Rows of one event are correlated
   (the shipped sample: 248 multijet rows from 219 events, at most 3 from one); their number is
   what the cross section needs. An event that passes *without* a tail (MET from neutrinos of
-  heavy-flavour decays) passes nearly every draw and so appears as up to 100 identical rows, each
-  1/100 of it: unbiased, but duplicates (none in the shipped sample; the generation benchmark met
-  one such event in 250). No
+  heavy-flavour decays) would pass nearly every draw and appear as up to 100 identical rows (the
+  generation benchmark met one such event in 250), so such events are left out
+  (:func:`~benchmark.generate.darkmachines.passes_without_tail`): the class holds the tail's fake
+  MET only, and the fitted tail probability absorbs the rest. No
   ``PhaseSpace:bias2Selection``: its per-event weights would make the mixture weighted, while the
   real file (and the mixing here) is unweighted; a biased probe (pTHat > 100 GeV, 1500 events
   weighted back) found no passing draw below pTHat 250 GeV among 706, which fixes the cut;

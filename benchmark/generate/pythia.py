@@ -398,8 +398,9 @@ def recipe_fingerprint(recipe: Recipe, cls: str) -> str:
     }
     if recipe.storage_bits != STORAGE_BITS:  # listed only when set, so older fingerprints stay valid
         payload["storage_bits"] = recipe.storage_bits
-    if recipe.classes[cls].resmear != 1:  # likewise
+    if recipe.classes[cls].resmear != 1:  # likewise; rows: draws the tail made pass
         payload["process"]["resmear"] = recipe.classes[cls].resmear
+        payload["process"]["resmear_rows"] = "tail-induced"
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
