@@ -154,6 +154,7 @@ def test_resmeared_class_counts_every_draw_in_the_efficiency():
 
     spec = DARKMACHINES.classes["chan1/njets"]
     assert spec.resmear == NJETS_RESMEAR > 1 and DARKMACHINES.classes["chan1/ttbar"].resmear == 1
+    assert DARKMACHINES.classes["chan3/njets"].resmear == 1  # chan3 passes often without the tail
     metas = [{"n_rows": 10, "n_generated": 1000, "n_passed": 12, "sigma_gen_mb": 2e-5, "pythia_seed": 1,
               "versions": {}}]
     meta = _merged_meta(DARKMACHINES, "darkmachines", "chan1/njets", 5, 50, "gen-2", metas)
