@@ -223,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "  lhcad generate lhco --validate --against real --out benchmark/samples/lhco \\\n"
                               "      --real events_anomalydetection_tiny.h5   # look-alike vs real: table + plots\n"
                               "  lhcad generate darkmachines --channel chan1 --events 20000 --signal-events 5000 --workers 8\n"
+                              "  lhcad generate darkmachines --channel chan3 --events 2000 --signal-events 500\n"
                               "  lhcad generate darkmachines --channel chan1 --validate --against real --real DIR")
     p.add_argument("dataset")
     p.add_argument("--events", type=POSITIVE_INT, help="events per class (default 10000; with --validate alone: none); "
@@ -230,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", nargs="+", metavar="CLASS",
                    help="generate only these classes of the dataset (default: all); the first chunks of a class "
                         "are those of the shipped sample at the same seed, so a larger file extends it")
-    p.add_argument("--channel", help="darkmachines only: the channel to generate (chan1)")
+    p.add_argument("--channel", help="darkmachines only: the channel to generate (chan1, chan2a, chan2b, chan3)")
     p.add_argument("--signal-events", type=POSITIVE_INT, help="darkmachines only: events per signal (default: --events)")
     p.add_argument("--workers", type=POSITIVE_INT, default=1)
     p.add_argument("--seed", type=int, help="override the recipe seed")
@@ -538,7 +539,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from benchmark.generate.dm_samples import generate_channel
 
         if not args.channel:
-            raise SystemExit("lhcad generate darkmachines needs --channel (chan1)")
+            raise SystemExit("lhcad generate darkmachines needs --channel (chan1, chan2a, chan2b or chan3)")
         paths = generate_channel(args.channel, args.events or 10000, signal_events=args.signal_events,
                                  out_dir=args.out, workers=args.workers, seed=args.seed)
         for cls, path in paths.items():

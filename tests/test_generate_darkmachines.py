@@ -94,6 +94,78 @@ def test_class_names_carry_the_channel():
         dm.channel_of("ttbar")
 
 
+# -- jet-response tail (fake MET of multijets) ------------------------------------------------------
+def test_jet_response_tail_rate_and_range():
+    from dataclasses import replace
+
+    from benchmark.generate.detector import ATLAS, jet_response_tail
+
+    rng = np.random.default_rng(3)
+    state = rng.bit_generator.state
+    assert (jet_response_tail(1000, rng, ATLAS) == 1.0).all()
+    assert rng.bit_generator.state == state  # no tail: no random numbers drawn, other recipes' streams stay
+    det = replace(ATLAS, jet_tail_prob=0.1, jet_tail_loss=(0.2, 0.6))
+    r = jet_response_tail(200_000, rng, det)
+    hit = r < 1.0
+    assert hit.mean() == pytest.approx(0.1, abs=0.003)
+    assert r[hit].min() >= 0.4 and r[hit].max() <= 0.8 and np.mean(r[hit]) == pytest.approx(0.6, abs=0.005)
+    with pytest.raises(ValueError, match="jet_tail_loss"):
+        replace(ATLAS, jet_tail_prob=0.1, jet_tail_loss=(0.6, 0.2))
+
+
+def test_a_jet_measured_low_makes_met_along_it():
+    from dataclasses import replace
+
+    from benchmark.generate.detector import ATLAS
+
+    # two balanced 400 GeV jets (the second beyond the stored |eta| range would still count in the MET);
+    # every jet loses exactly 25 %
+    jets = (np.zeros(2, np.int64), np.array([dm.JET, dm.BJET]), np.array([400.0, 400.0]), np.array([0.0, 0.5]),
+            np.array([0.3, 0.3 - np.pi]), np.zeros(2))
+    meas = dm.MeasuredBatch(1, jets, [], np.zeros(1), np.zeros(1))
+    det = replace(ATLAS, jet_tail_prob=1.0, jet_tail_loss=(0.25, 0.25))
+    rec = dm.finish(meas, np.random.default_rng(0), det)
+    assert rec.met[0, 0] == pytest.approx(0.0, abs=1e-9)  # both low by the same amount: balanced
+    assert np.sort(rec.objects[0, rec.objects_mask[0], 2]).tolist() == [300.0, 300.0]
+    one = dm.MeasuredBatch(1, tuple(a[:1] for a in jets), [], np.zeros(1), np.zeros(1))
+    rec = dm.finish(one, np.random.default_rng(0), det)
+    assert rec.met[0, 0] == pytest.approx(100.0) and rec.met[0, 1] == pytest.approx(0.3)  # along the jet
+    assert rec.objects[0, 0, 2] == pytest.approx(300.0)
+    # without a tail the same batch is left as measured
+    rec = dm.finish(one, np.random.default_rng(0), ATLAS)
+    assert rec.met[0, 0] == 0.0 and rec.objects[0, 0, 2] == pytest.approx(400.0)
+
+
+def test_events_that_pass_without_the_tail_are_found():
+    from benchmark.generate.detector import ATLAS_DM
+
+    # event 0: four jets and 300 GeV of real MET (passes untailed); event 1: balanced (fails untailed)
+    ev = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    pt = np.array([500.0, 200.0, 150.0, 100.0, 500.0, 300.0, 120.0, 80.0])
+    phi = np.array([0.0, 2.0, 3.0, -2.0, 0.0, np.pi, 2.0, -2.0])
+    jets = (ev, np.full(8, dm.JET), pt, np.zeros(8), phi, np.zeros(8))
+    meas = dm.MeasuredBatch(2, jets, [], np.array([300.0, 0.0]), np.array([0.0, 0.0]))
+    assert dm.passes_without_tail(meas, ATLAS_DM, dm.OBJECTS, "chan1").tolist() == [True, False]
+
+
+def test_resmeared_class_counts_every_draw_in_the_efficiency():
+    from benchmark.generate.dm_recipes import DARKMACHINES, NJETS_RESMEAR
+    from benchmark.generate.pythia import _merged_meta, recipe_fingerprint
+
+    spec = DARKMACHINES.classes["chan1/njets"]
+    assert spec.resmear == NJETS_RESMEAR > 1 and DARKMACHINES.classes["chan1/ttbar"].resmear == 1
+    assert DARKMACHINES.classes["chan3/njets"].resmear == 1  # chan3 passes often without the tail
+    metas = [{"n_rows": 10, "n_generated": 1000, "n_passed": 12, "sigma_gen_mb": 2e-5, "pythia_seed": 1,
+              "versions": {}}]
+    meta = _merged_meta(DARKMACHINES, "darkmachines", "chan1/njets", 5, 50, "gen-2", metas)
+    assert meta["efficiency"] == pytest.approx(12 / (1000 * NJETS_RESMEAR))
+    assert meta["sigma_selected_pb"] == pytest.approx(2e-5 * 1e9 * 12 / (1000 * NJETS_RESMEAR))
+    from dataclasses import replace
+
+    other = replace(DARKMACHINES, classes={**DARKMACHINES.classes, "chan1/njets": replace(spec, resmear=7)})
+    assert recipe_fingerprint(other, "chan1/njets") != recipe_fingerprint(DARKMACHINES, "chan1/njets")
+
+
 # -- background mixing -----------------------------------------------------------------------------
 def test_mixture_follows_cross_sections_and_seed():
     counts = mixture_counts({"ttbar": 0.9, "w_jets": 0.18, "z_jets": 0.04}, 400)
@@ -111,7 +183,8 @@ def test_mixture_follows_cross_sections_and_seed():
 
 
 # -- registry: a source that holds a few classes ----------------------------------------------------
-def test_generated_chan1_task_holds_the_generated_signals_only():
+def test_generated_tasks_hold_the_generated_signals_only():
+    from benchmark.generate.dm_recipes import SIGNALS
     from benchmark.registry import load_registry
 
     reg = load_registry()
@@ -119,10 +192,15 @@ def test_generated_chan1_task_holds_the_generated_signals_only():
     gen = reg.task("darkmachines/chan1", "generated")
     assert len(real.signal) == 8 and real is reg.task("darkmachines/chan1")
     held = set(reg.dataset("darkmachines").source("generated").classes)
-    assert {r.name for r in gen.signal} == held - {"chan1/background"}
+    assert {r.name for r in gen.signal} == {c for c in held if c.startswith("chan1/")} - {"chan1/background"}
     assert [r.name for r in gen.background] == ["chan1/background"]
-    with pytest.raises(ValueError, match="holds no background"):
-        reg.task("darkmachines/chan2a", "generated")
+    # every channel has a generated background and the recipe's signals, all among the real task's signals
+    for channel in ("chan1", "chan2a", "chan2b", "chan3"):
+        task = reg.task(f"darkmachines/{channel}", "generated")
+        assert [r.name for r in task.background] == [f"{channel}/background"]
+        names = {r.name.split("/", 1)[1] for r in task.signal}
+        assert names == set(SIGNALS[channel])
+        assert names <= {r.name.split("/", 1)[1] for r in reg.task(f"darkmachines/{channel}", "real").signal}
     quick = reg.suite("quick")
     assert "darkmachines/chan1" in quick.tasks and quick.task_sizes["darkmachines/chan1"] == {"train": 0.99, "test": 0.4}
 
@@ -130,11 +208,25 @@ def test_generated_chan1_task_holds_the_generated_signals_only():
 def test_leaderboard_ti_expects_the_signals_a_source_holds():
     from benchmark.leaderboard import Entry, dark_machines_ti
 
-    records = [{"per_signal": {"chan1/glgl1600_neutralino800": {"si_all": 3.0},
-                               "chan1/sqsq_sq1800_neut800": {"si_all": 5.0}}}]
-    entry = Entry(task="darkmachines/chan1", source="generated", scorer="s", injection=None, records=records)
+    chan1 = {"chan1/glgl1600_neutralino800": {"si_all": 3.0}, "chan1/sqsq_sq1800_neut800": {"si_all": 5.0},
+             "chan1/monojet_Zp2000.0_DM_50.0": {"si_all": 4.0}}
+    entry = Entry(task="darkmachines/chan1", source="generated", scorer="s", injection=None,
+                  records=[{"per_signal": chan1}])
     ti = dark_machines_ti([entry])[("s", "generated")]
-    assert ti["complete"] and ti["median"] == 4.0 and ti["n_signals"] == 2
+    # chan1 alone: the generated source also holds chan2a, chan2b and chan3, so the TI is incomplete
+    assert not ti["complete"] and ti["median"] == 4.0 and ti["n_signals"] == 3
+    assert ("chan2a", "gluino_1000.0_neutralino_1.0") in {tuple(m) for m in ti["missing"]}
+    others = [Entry(task=f"darkmachines/{ch}", source="generated", scorer="s", injection=None,
+                    records=[{"per_signal": {f"{ch}/gluino_1000.0_neutralino_1.0": {"si_all": 6.0}}}])
+              for ch in ("chan2a", "chan2b")]
+    chan3 = {f"chan3/{k.split('/')[1]}": {"si_all": 1.0} for k in chan1}
+    chan3["chan3/gluino_1000.0_neutralino_1.0"] = {"si_all": 2.0}
+    others.append(Entry(task="darkmachines/chan3", source="generated", scorer="s", injection=None,
+                        records=[{"per_signal": chan3}]))
+    ti = dark_machines_ti([entry, *others])[("s", "generated")]
+    # TI(signal) = max over channels: the gluino's best channel is 2a/2b (6), chan1's signals keep chan1's values
+    assert ti["complete"] and ti["n_signals"] == 4 and ti["per_signal"]["gluino_1000.0_neutralino_1.0"] == 6.0
+    assert ti["median"] == 4.5
 
 
 # -- the shipped chan1 look-alike ------------------------------------------------------------------
@@ -174,18 +266,66 @@ def test_shipped_background_passes_the_chan1_cuts_and_is_canonical():
     assert meta["expected_events"] == pytest.approx(sigma * 1e3 * 7.79)
 
 
-def test_shipped_background_mix_follows_the_real_non_multijet_ranking():
-    bkg = _sample("background")
+def _process_counts(bkg: EventSet) -> dict[str, int]:
     names = {int(k): v for k, v in bkg.meta["process_names"].items()}
-    counts = {names[c]: int(n) for c, n in zip(*np.unique(bkg["process_code"], return_counts=True))}
-    # ttbar leads, then W + jets, then Z + jets: the order of these processes in the real chan1
-    assert max(counts, key=counts.get) == "ttbar"
-    assert counts["ttbar"] > counts["w_jets"] > counts["z_jets"] > 0
+    return {names[c]: int(n) for c, n in zip(*np.unique(bkg["process_code"], return_counts=True))}
+
+
+def _real_process_counts() -> dict[str, int]:
     real = REAL / "background_chan1_7.79_reduced.csv"
-    if real.exists():
-        procs = [line.split(";")[1] for line in real.read_text().splitlines()]
-        real_counts = {p: procs.count(p) for p in ("ttbar", "w_jets", "z_jets")}
-        assert real_counts["ttbar"] > real_counts["w_jets"] > real_counts["z_jets"]
+    if not real.exists():
+        pytest.skip("real Dark Machines chan1 sample absent")
+    procs = [line.split(";")[1] for line in real.read_text().splitlines()]
+    return {p: procs.count(p) for p in set(procs)}
+
+
+def test_shipped_background_is_dominated_by_multijets():
+    counts = _process_counts(_sample("background"))
+    total = sum(counts.values())
+    # multijets lead by far, then ttbar, W + jets, Z + jets: the ranking of these processes in the real chan1
+    assert max(counts, key=counts.get) == "njets"
+    assert counts["njets"] / total > 0.7
+    assert counts["ttbar"] > counts["w_jets"] >= counts["z_jets"] > 0
+
+
+def test_shipped_process_mix_matches_the_real_chan1():
+    counts = _process_counts(_sample("background"))
+    real = _real_process_counts()
+    gen = {p: counts.get(p, 0) for p in ("njets", "ttbar", "w_jets", "z_jets")}
+    ref = {p: real.get(p, 0) for p in gen}
+    assert max(real, key=real.get) == "njets"
+    # multijet share among the processes both hold (real: 864 of 973 = 0.89), within the binomial spread of
+    # 300 generated events and the pilot's cross-section error
+    share = gen["njets"] / sum(gen.values())
+    assert share == pytest.approx(ref["njets"] / sum(ref.values()), abs=0.08)
+    assert ref["ttbar"] > ref["w_jets"] > ref["z_jets"] and gen["ttbar"] > gen["z_jets"]
+
+
+def _min_dphi_met_jets(es_objects: np.ndarray, mask: np.ndarray, met: np.ndarray, n: int = 4) -> np.ndarray:
+    """Smallest |dphi| between the MET and the n leading jets of each event."""
+    code = es_objects[..., 0]
+    is_jet = mask & ((code == OBJECT_TYPES["j"]) | (code == OBJECT_TYPES["b"]))
+    dphi = np.abs(np.mod(es_objects[..., 4] - met[:, 1:2] + np.pi, 2 * np.pi) - np.pi)
+    return np.where(is_jet, dphi, np.inf)[:, :n].min(axis=1)
+
+
+def test_multijet_met_points_along_a_mismeasured_jet():
+    bkg = _sample("background")
+    names = {v: int(k) for k, v in bkg.meta["process_names"].items()}
+    qcd = bkg["process_code"] == names["njets"]
+    d = _min_dphi_met_jets(bkg["objects"][qcd], bkg["objects_mask"][qcd], bkg["met"][qcd])
+    # fake MET of a jet measured low lies along that jet (real chan1 multijets: 98 % within 0.5 rad)
+    assert (d < 0.5).mean() > 0.85
+    other = _min_dphi_met_jets(bkg["objects"][~qcd], bkg["objects_mask"][~qcd], bkg["met"][~qcd])
+    assert np.median(other) > np.median(d)  # neutrinos' MET has no reason to follow a jet
+    if REAL.exists():
+        from benchmark.generate.dm_validate import read_real_channel
+
+        lines = (REAL / "background_chan1_7.79_reduced.csv").read_text().splitlines()
+        real_qcd = np.array([line.split(";")[1] == "njets" for line in lines])
+        r = read_real_channel(REAL, "chan1")["background"]
+        rd = _min_dphi_met_jets(r["objects"][real_qcd], r["objects_mask"][real_qcd], r["met"][real_qcd])
+        assert abs((rd < 0.5).mean() - (d < 0.5).mean()) < 0.1
 
 
 def test_shipped_signals_have_more_met_and_harder_jets_than_background():
@@ -205,13 +345,25 @@ def test_shipped_signals_have_more_met_and_harder_jets_than_background():
     assert glgl["n_jets"].mean() > sqsq["n_jets"].mean()
 
 
-def test_background_has_b_tags_and_leptons_like_ttbar():
+def test_background_has_b_tags_and_leptons_like_the_real_mixture():
     s = _summary(_sample("background"))
     bkg = _sample("background")
     code = bkg["objects"][..., 0]
     leptons = (bkg["objects_mask"] & np.isin(code, dm.LEPTON_CODES)).sum(axis=1)
-    assert 0.3 < (s["n_b"] >= 1).mean() < 0.95  # ttbar: two b jets at 70 % efficiency
-    assert 0.05 < (leptons >= 1).mean() < 0.6  # semileptonic ttbar / W with a lost or soft lepton
+    # real chan1: 33 % of the events have a b-tag (multijets 28 %, the rest 57 %), 4 % a lepton
+    assert 0.1 < (s["n_b"] >= 1).mean() < 0.6
+    assert 0.005 < (leptons >= 1).mean() < 0.25
+
+
+def test_monojet_has_larger_met_and_fewer_jets_than_background():
+    bkg, mono = _summary(_sample("background")), _summary(_sample("monojet_Zp2000.0_DM_50.0"))
+    es = _sample("monojet_Zp2000.0_DM_50.0")
+    assert dm.channel_mask(es["objects"], es["objects_mask"], es["met"], "chan1").all()
+    assert np.median(mono["met"]) > 1.5 * np.median(bkg["met"])
+    assert np.median(mono["met"] / mono["ht"]) > np.median(bkg["met"] / bkg["ht"])
+    # a hard recoil jet and radiation: fewer jets on average (the channel itself asks for four)
+    assert mono["n_jets"].mean() < bkg["n_jets"].mean()
+    assert "ExtraDimensionsLED:monojet = on" in es.meta["settings"]
 
 
 # -- Pythia ----------------------------------------------------------------------------------------
@@ -235,6 +387,27 @@ def test_channel_generation_resumes_and_reuses_chunks(tmp_path, monkeypatch):
     assert sum(p["rows"] for p in meta["mixture"]["processes"].values()) == 4
 
 
+@pytest.mark.slow
+def test_chan3_generates_with_multijets_and_its_cuts(tmp_path):
+    pytest.importorskip("pythia8mc")
+    from benchmark.generate import dm_samples
+
+    files = dm_samples.generate_channel("chan3", 12, signal_events=2, out_dir=tmp_path, pilot=4, chunk_size=4,
+                                        progress=False)
+    assert set(files) == {"chan3/background", *(f"chan3/{s}" for s in dm_samples.SIGNALS["chan3"])}
+    bkg = EventSet.load(files["chan3/background"])
+    assert len(bkg) == 12 and dm.channel_mask(bkg["objects"], bkg["objects_mask"], bkg["met"], "chan3").all()
+    procs = bkg.meta["mixture"]["processes"]
+    assert set(procs) == {"njets", "ttbar", "w_jets", "z_jets", "singletop", "gam_jets"}
+    # fake-MET multijets dominate a MET >= 100, H_T >= 600 selection as well
+    assert max(procs, key=lambda p: procs[p]["sigma_selected_pb"]) == "njets"
+    assert bkg["weights"].sum() == pytest.approx(bkg.meta["expected_events"])
+    assert bkg.meta["luminosity_fb"] == 8.02
+    for name in dm_samples.SIGNALS["chan3"]:
+        es = EventSet.load(files[f"chan3/{name}"])
+        assert dm.channel_mask(es["objects"], es["objects_mask"], es["met"], "chan3").all()
+
+
 # -- validation ------------------------------------------------------------------------------------
 def test_ks_distance():
     from benchmark.generate.dm_validate import ks_distance
@@ -244,6 +417,28 @@ def test_ks_distance():
     assert ks_distance(a, b) < 0.06
     assert ks_distance(a, a + 10) == 1.0
     assert ks_distance([0, 0, 1, 1], [0, 1, 1, 1]) == pytest.approx(0.25)
+
+
+def test_process_mix_fractions():
+    from benchmark.generate.dm_validate import process_mix
+
+    mix = process_mix(np.array([7, 7, 7, 3, 9]), {7: "njets", 3: "ttbar"})
+    assert mix == {"njets": 0.6, "ttbar": 0.2, "other": 0.2} and list(mix)[0] == "njets"
+
+
+def test_validation_reports_the_process_mix_against_the_real_chan1(tmp_path):
+    _sample("background")
+    if not REAL.exists():
+        pytest.skip("real Dark Machines chan1 sample absent")
+    from benchmark.generate.dm_validate import validate_channel
+
+    report = validate_channel(SAMPLES_DIR / "darkmachines", REAL, tmp_path, "chan1")
+    mix = report["background"]["process_mix"]
+    assert list(mix["real"])[0] == "njets" and list(mix["generated"])[0] == "njets"
+    assert mix["real"]["njets"] == pytest.approx(0.864)
+    # the multijets' fake MET brings the b-tag and lepton multiplicities to the real mixture's
+    assert report["background"]["ks"]["n_bjets"] < 0.15 and report["background"]["ks"]["n_leptons"] < 0.1
+    assert {"background", "sqsq_sq1800_neut800", "monojet_Zp2000.0_DM_50.0"} <= set(report)
 
 
 def test_real_chan1_observables_satisfy_the_channel_cuts():

@@ -8,6 +8,7 @@ import pytest
 
 from benchmark.generate.detector import (
     ATLAS,
+    ATLAS_DM,
     CMS_RND,
     DETECTORS,
     DetectorParams,
@@ -45,7 +46,7 @@ def test_atlas_parameters_and_fingerprint_are_unchanged():
 
 
 def test_named_detectors_and_recipes():
-    assert DETECTORS == {"atlas": ATLAS, "cms-rnd": CMS_RND}
+    assert DETECTORS == {"atlas": ATLAS, "cms-rnd": CMS_RND, "atlas-dm": ATLAS_DM}
     assert detector_name(CMS_RND) == "cms-rnd" and get_detector("atlas") is ATLAS
     assert RECIPES["lhco"].detector_name == "cms-rnd"
     with pytest.raises(KeyError, match="did you mean"):

@@ -41,13 +41,15 @@ from benchmark.generate.detector import (
     apply_detector,
     energy_resolution,
     is_invisible,
+    jet_response_tail,
     lognormal_smear,
     track_resolution,
 )
 
 N_OBJECTS = 20
-#: Pythia's dark-matter particles (51 scalar, 52 fermion, 53 vector DM): invisible
-DARK_MATTER_IDS = (51, 52, 53)
+#: invisible beyond the detector's list: Pythia's dark-matter particles (51 scalar, 52 fermion,
+#: 53 vector DM) and the ADD graviton (5000039) of the monojet stand-in
+DARK_MATTER_IDS = (51, 52, 53, 5000039)
 CHANNELS = ("chan1", "chan2a", "chan2b", "chan3")
 
 
@@ -171,9 +173,25 @@ class EventObjects:
     met: np.ndarray
 
 
-def reconstruct(prt: Any, rng: np.random.Generator, charge_of: Callable[[np.ndarray], np.ndarray],
-                detector: DetectorParams = ATLAS, params: ObjectParams = OBJECTS) -> EventObjects:
-    """Objects and MET of every event of a ``nextBatch`` particle record ``prt``."""
+@dataclass
+class MeasuredBatch:
+    """A batch after the particle-level detector and the jet clustering, before the jet-response tail.
+
+    Jets (every clustered jet, also beyond |eta| 2.8: a mismeasured forward jet changes the MET)
+    as flat arrays with their event index and b-tag code; isolated leptons and photons as
+    ``found``; ``met_x``/``met_y`` the missing momentum of the unmodified visible sum.
+    """
+
+    n_events: int
+    jets: tuple[np.ndarray, ...]  # (event, code, pt, eta, phi, mass)
+    found: list[tuple[np.ndarray, ...]]  # (event, code, E, pt, eta, phi)
+    met_x: np.ndarray
+    met_y: np.ndarray
+
+
+def measure(prt: Any, rng: np.random.Generator, charge_of: Callable[[np.ndarray], np.ndarray],
+            detector: DetectorParams = ATLAS, params: ObjectParams = OBJECTS) -> MeasuredBatch:
+    """Isolated objects, energy-flow jets with b-tags and the MET of a ``nextBatch`` record ``prt``."""
     import awkward as ak
 
     from benchmark.clustering import cluster_flat
@@ -238,28 +256,69 @@ def reconstruct(prt: Any, rng: np.random.Generator, charge_of: Callable[[np.ndar
     cj = cluster_flat(det.px, det.py, det.pz, det.e, det.counts, radius=params.jet_radius, n_jets=N_OBJECTS,
                       max_constituents=1, ptmin=params.jet_pt_min)
     jets = cj.jets  # (B, 20, 4) pt, eta, phi, mass; pt-ordered, zero-padded
-    has = (np.arange(N_OBJECTS)[None, :] < cj.n_jets[:, None]) & (np.abs(jets[..., 1]) < params.jet_abs_eta_max)
+    has = np.arange(N_OBJECTS)[None, :] < cj.n_jets[:, None]
     j_ev, j_slot = np.nonzero(has)
     j_pt, j_eta, j_phi, j_m = (jets[j_ev, j_slot, i] for i in range(4))
-    j_e = np.sqrt((j_pt * np.cosh(j_eta)) ** 2 + j_m ** 2)
 
-    # b-tagging: truth match to b / c hadrons of the full record
+    # b-tagging: truth match to b / c hadrons of the full record (jets of the stored |eta| range)
     flavour_all = heavy_flavour(ak.to_numpy(flat(prt.id)))
     all_counts = ak.to_numpy(ak.num(prt.id)).astype(np.int64)
     all_event = np.repeat(np.arange(n_events), all_counts)
     hpx, hpy, hpz = (ak.to_numpy(flat(x)).astype(np.float64) for x in (prt.p.px, prt.p.py, prt.p.pz))
     h_pt, h_eta, h_phi = _eta_phi(hpx, hpy, hpz)
     heavy = (flavour_all > 0) & (h_pt > params.btag_hadron_pt_min)
-    jet_flavour = _match_flavour(j_ev, j_eta, j_phi, all_event[heavy], h_eta[heavy], h_phi[heavy],
-                                 flavour_all[heavy], params.btag_dr, n_events)
+    central = np.abs(j_eta) < params.jet_abs_eta_max
+    jet_flavour = _match_flavour(j_ev[central], j_eta[central], j_phi[central], all_event[heavy], h_eta[heavy],
+                                 h_phi[heavy], flavour_all[heavy], params.btag_dr, n_events)
     p_tag = np.where(jet_flavour == 5, params.btag_eff,
                      np.where(jet_flavour == 4, params.ctag_mistag, params.light_mistag))
-    j_code = np.where(rng.random(len(j_pt)) < p_tag, BJET, JET)
+    j_code = np.full(len(j_pt), JET)
+    j_code[central] = np.where(rng.random(len(p_tag)) < p_tag, BJET, JET)
+    return MeasuredBatch(n_events, (j_ev, j_code, j_pt, j_eta, j_phi, j_m), found, met_x, met_y)
 
-    pieces = [(j_ev, j_code, j_e, j_pt, j_eta, j_phi), *found]
-    objects, mask = _pack(pieces, n_events)
+
+def finish(meas: MeasuredBatch, rng: np.random.Generator, detector: DetectorParams = ATLAS,
+           params: ObjectParams = OBJECTS) -> EventObjects:
+    """Apply the detector's jet-response tail (:func:`jet_response_tail`) and pack the objects.
+
+    Called once per batch, or K times on one :class:`MeasuredBatch` with fresh random numbers to
+    re-smear the jets of the same generated events (``resmear`` classes of the recipe).
+    """
+    j_ev, j_code, j_pt, j_eta, j_phi, j_m = meas.jets
+    r = jet_response_tail(len(j_pt), rng, detector)
+    lost = (1.0 - r) * j_pt  # the momentum a jet loses is missing momentum
+    met_x = meas.met_x + np.bincount(j_ev, weights=lost * np.cos(j_phi), minlength=meas.n_events)
+    met_y = meas.met_y + np.bincount(j_ev, weights=lost * np.sin(j_phi), minlength=meas.n_events)
+    pt, mass = j_pt * r, j_m * r
+    keep = (np.abs(j_eta) < params.jet_abs_eta_max) & (pt > params.jet_pt_min)
+    pt, mass = pt[keep], mass[keep]
+    energy = np.sqrt((pt * np.cosh(j_eta[keep])) ** 2 + mass ** 2)
+    pieces = [(j_ev[keep], j_code[keep], energy, pt, j_eta[keep], j_phi[keep]), *meas.found]
+    objects, mask = _pack(pieces, meas.n_events)
     met = np.stack([np.hypot(met_x, met_y), np.arctan2(met_y, met_x)], axis=1)
     return EventObjects(objects, mask, met)
+
+
+def passes_without_tail(meas: MeasuredBatch, detector: DetectorParams, params: ObjectParams,
+                        channel: str) -> np.ndarray:
+    """Events of ``meas`` that pass ``channel``'s cuts with no jet-response tail at all.
+
+    A re-smeared class keeps only draws whose pass the tail made: an event that passes untailed
+    (MET from neutrinos of heavy-flavour decays) would pass nearly all K draws and appear as up to K
+    identical rows. Such events are left out of a re-smeared class (the shipped chan1 pilot saw
+    none in 11450 multijet events; the tail's probability, fitted to the real multijet share,
+    absorbs them).
+    """
+    from dataclasses import replace
+
+    rec = finish(meas, np.random.default_rng(0), replace(detector, jet_tail_prob=0.0), params)  # draws nothing
+    return channel_mask(rec.objects, rec.objects_mask, rec.met, channel)
+
+
+def reconstruct(prt: Any, rng: np.random.Generator, charge_of: Callable[[np.ndarray], np.ndarray],
+                detector: DetectorParams = ATLAS, params: ObjectParams = OBJECTS) -> EventObjects:
+    """Objects and MET of every event of a ``nextBatch`` particle record ``prt``."""
+    return finish(measure(prt, rng, charge_of, detector, params), rng, detector, params)
 
 
 def _match_flavour(j_ev: np.ndarray, j_eta: np.ndarray, j_phi: np.ndarray, h_ev: np.ndarray, h_eta: np.ndarray,
@@ -347,14 +406,33 @@ def process_code(name: str) -> int:
 
 def object_rows(batch: Any, recipe: Any, cls: str, rng: np.random.Generator,
                 charge_of: Callable[[np.ndarray], np.ndarray]) -> dict[str, np.ndarray]:
-    """Canonical Dark Machines rows of the events of ``batch`` that pass ``cls``'s channel cuts."""
+    """Canonical Dark Machines rows of the events of ``batch`` that pass ``cls``'s channel cuts.
+
+    A class with ``resmear = K > 1`` (multijets) measures each event once and draws the jet-response
+    tail K times (rebalance-and-smear style): every passing draw is one row, with the event's index
+    in ``_event``; rows come event by event, draws in order. The selection efficiency is then
+    passed rows / (K x generated events), and every row stands for 1/K of an event.
+    """
     channel = channel_of(cls)
     params = getattr(recipe.selection, "objects", OBJECTS)
-    rec = reconstruct(batch.prt, rng, charge_of, recipe.detector, params)
-    ev = np.flatnonzero(channel_mask(rec.objects, rec.objects_mask, rec.met, channel))
-    return {"objects": rec.objects[ev], "objects_mask": rec.objects_mask[ev], "met": rec.met[ev],
-            "weights": np.ones(len(ev)), "process_code": np.full(len(ev), process_code(cls.split("/", 1)[1]), np.int32),
-            "_event": ev}
+    k = int(getattr(recipe.classes[cls], "resmear", 1))
+    meas = measure(batch.prt, rng, charge_of, recipe.detector, params)
+    untailed = passes_without_tail(meas, recipe.detector, params, channel) if k > 1 else None
+    pieces = []
+    for _ in range(k):
+        rec = finish(meas, rng, recipe.detector, params)
+        ev = np.flatnonzero(channel_mask(rec.objects, rec.objects_mask, rec.met, channel))
+        if untailed is not None:
+            ev = ev[~untailed[ev]]  # only the tail's fake MET (see passes_without_tail)
+        pieces.append((ev, rec.objects[ev], rec.objects_mask[ev], rec.met[ev]))
+    ev = np.concatenate([p[0] for p in pieces])
+    order = np.argsort(ev, kind="stable")
+    rows = {"objects": np.concatenate([p[1] for p in pieces])[order],
+            "objects_mask": np.concatenate([p[2] for p in pieces])[order],
+            "met": np.concatenate([p[3] for p in pieces])[order]}
+    ev = ev[order]
+    return {**rows, "weights": np.ones(len(ev)),
+            "process_code": np.full(len(ev), process_code(cls.split("/", 1)[1]), np.int32), "_event": ev}
 
 
 def empty_object_rows() -> dict[str, np.ndarray]:
@@ -362,5 +440,5 @@ def empty_object_rows() -> dict[str, np.ndarray]:
             "met": np.zeros((0, 2)), "weights": np.zeros(0), "process_code": np.zeros(0, np.int32)}
 
 
-__all__ = ["object_rows", "empty_object_rows", "process_code", "ObjectParams", "OBJECTS", "ChannelCuts", "CHANNEL_CUTS", "CHANNELS", "EventObjects", "reconstruct",
+__all__ = ["object_rows", "empty_object_rows", "process_code", "ObjectParams", "OBJECTS", "ChannelCuts", "CHANNEL_CUTS", "CHANNELS", "EventObjects", "reconstruct", "measure", "finish", "MeasuredBatch", "passes_without_tail",
            "channel_mask", "event_summary", "heavy_flavour", "isolation_ratio", "channel_of", "N_OBJECTS"]

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.generate.dm_recipes import DARKMACHINES, LUMINOSITY_FB, channel_classes
+from benchmark.generate.dm_recipes import DARKMACHINES, LUMINOSITY_FB, SIGNALS, channel_classes
 
 DATASET = "darkmachines"
 
@@ -215,5 +215,5 @@ def regenerate_rows(meta: Mapping[str, Any], cls: str, n_rows: int) -> tuple[np.
     return np.concatenate(positions), arrays
 
 
-__all__ = ["regenerate_rows", "generate_channel", "mix_background", "mixture_counts", "mixture_order", "finalise_signal",
+__all__ = ["SIGNALS", "regenerate_rows", "generate_channel", "mix_background", "mixture_counts", "mixture_order", "finalise_signal",
            "selected_sigma_pb"]

@@ -70,6 +70,32 @@ def read_real_channel(folder: Path, channel: str) -> dict[str, dict[str, np.ndar
     return out
 
 
+def process_mix(codes: np.ndarray, names: Mapping[int, str]) -> dict[str, float]:
+    """Fraction of events per process name (codes without a name are counted as ``other``)."""
+    codes = np.asarray(codes)
+    out: dict[str, float] = {}
+    for code, n in zip(*np.unique(codes, return_counts=True)):
+        name = names.get(int(code), "other")
+        out[name] = out.get(name, 0.0) + float(n) / len(codes)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _real_process_names(folder: Path, channel: str) -> dict[int, str]:
+    """process_code -> name of every process ID in the real background CSV of ``channel``."""
+    from benchmark.sources.darkmachines import classify, process_code
+
+    names: dict[int, str] = {}
+    for csv in Path(folder).glob("*.csv"):
+        found = classify(csv.name)
+        if found is None or found[0] != f"{channel}/background":
+            continue
+        for line in csv.read_text().splitlines():
+            fields = line.split(";", 2)
+            if len(fields) > 1:
+                names.setdefault(process_code(fields[1]), fields[1])
+    return names
+
+
 def validate_channel(generated_dir: Path, real_dir: Path, out_dir: Path, channel: str = "chan1") -> dict[str, Any]:
     """Plots and KS distances of every generated class that the real folder also holds.
 
@@ -115,6 +141,10 @@ def validate_channel(generated_dir: Path, real_dir: Path, out_dir: Path, channel
         fig.savefig(plot, dpi=80)
         plt.close(fig)
         report[cls] = {"n_generated": len(es), "n_real": int(len(real[cls]["met"])), "ks": ks, "plot": str(plot)}
+        if cls == "background" and "process_code" in real[cls] and "process_names" in es.meta:
+            report[cls]["process_mix"] = {
+                "generated": process_mix(es["process_code"], {int(k): v for k, v in es.meta["process_names"].items()}),
+                "real": process_mix(real[cls]["process_code"], _real_process_names(real_dir, channel))}
     (out_dir / f"{channel}_ks.json").write_text(json.dumps(report, indent=1, sort_keys=True))
     return report
 
@@ -125,7 +155,9 @@ def format_report(report: Mapping[str, Any]) -> str:
     for cls, entry in report.items():
         ks = ", ".join(f"{k} {v:.2f}" for k, v in entry["ks"].items())
         lines.append(f"{cls} ({entry['n_generated']} generated vs {entry['n_real']} real): {ks}")
+        for side, mix in entry.get("process_mix", {}).items():
+            lines.append(f"  process mix, {side}: " + ", ".join(f"{p} {f:.1%}" for p, f in mix.items()))
     return "\n".join(lines)
 
 
-__all__ = ["observables", "ks_distance", "read_real_channel", "validate_channel", "format_report", "OBSERVABLES"]
+__all__ = ["process_mix", "observables", "ks_distance", "read_real_channel", "validate_channel", "format_report", "OBSERVABLES"]

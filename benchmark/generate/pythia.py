@@ -398,6 +398,9 @@ def recipe_fingerprint(recipe: Recipe, cls: str) -> str:
     }
     if recipe.storage_bits != STORAGE_BITS:  # listed only when set, so older fingerprints stay valid
         payload["storage_bits"] = recipe.storage_bits
+    if recipe.classes[cls].resmear != 1:  # likewise; rows: draws the tail made pass
+        payload["process"]["resmear"] = recipe.classes[cls].resmear
+        payload["process"]["resmear_rows"] = "tail-induced"
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -569,6 +572,7 @@ def _merged_meta(recipe: Recipe, dataset: str, cls: str, seed: int, chunk_size: 
     n_passed = sum(m.get("n_passed", m["n_rows"]) for m in metas)
     sigma = (sum(m.get("sigma_gen_mb", 0.0) * m.get("n_generated", 0) for m in metas) / n_gen) if n_gen else 0.0
     spec = recipe.classes[cls]
+    trials = n_gen * spec.resmear  # a re-smeared class draws each event's detector response K times
     return {
         "dataset": dataset, "class": cls, "source": "generated", "source_version": source_version,
         "recipe": recipe.name, "recipe_version": recipe.version,
@@ -579,8 +583,9 @@ def _merged_meta(recipe: Recipe, dataset: str, cls: str, seed: int, chunk_size: 
         "seed": seed, "chunk_size": chunk_size, "n_chunks": len(metas), "n_events": n_rows,
         "pythia_seeds": [m["pythia_seed"] for m in metas], "batch_events": recipe.batch_events,
         "versions": metas[0]["versions"] if metas else software_versions(),
-        "n_generated": n_gen, "efficiency": (n_passed / n_gen) if n_gen else None,
-        "sigma_gen_mb": sigma, "sigma_selected_pb": sigma * 1e9 * (n_passed / n_gen) if n_gen else None,
+        "n_generated": n_gen, "efficiency": (n_passed / trials) if n_gen else None,
+        "sigma_gen_mb": sigma, "sigma_selected_pb": sigma * 1e9 * (n_passed / trials) if n_gen else None,
+        **({"resmear": spec.resmear} if spec.resmear != 1 else {}),
         "event_id_namespace": f"{dataset}/generated/{cls}",
     }
 

@@ -100,7 +100,10 @@ class ProcessSpec:
     ``match`` is ``None`` (no truth requirement), ``"top"`` (the jet contains a top and all its
     decay quarks within ``Selection.match_dr``) or ``"partons"`` (the jet lies within
     ``match_dr`` of a hard-process particle whose |id| is in ``match_ids``).
-    ``mjj_window`` restricts dijet events to lo < mjj < hi (GeV).
+    ``mjj_window`` restricts dijet events to lo < mjj < hi (GeV). ``resmear = K > 1`` (Dark
+    Machines objects only) draws the detector's jet-response tail K times per generated event and
+    keeps every passing draw as a row (each stands for 1/K event; see
+    :func:`benchmark.generate.darkmachines.object_rows`).
     """
 
     settings: tuple[str, ...]
@@ -108,6 +111,11 @@ class ProcessSpec:
     match: str | None = None
     match_ids: tuple[int, ...] = ()
     mjj_window: tuple[float, float] | None = None
+    resmear: int = 1
+
+    def __post_init__(self) -> None:
+        if self.resmear < 1:
+            raise ValueError(f"resmear must be >= 1, got {self.resmear}")
 
 
 @dataclass(frozen=True)
