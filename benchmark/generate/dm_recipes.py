@@ -63,9 +63,10 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
 * chan3 (MET >= 100, H_T >= 600; 8.02 fb^-1): ``njets`` (pTHat > 200), ``ttbar`` (pTHat > 200;
   5 %), ``w_jets`` and ``z_jets`` (pTHat > 250; 10 % and 6 %), ``singletop`` (t- and s-channel,
   pTHat > 200; 3 %; Pythia has no tW process), ``gam_jets`` (prompt photon + jet, pTHat > 250).
-  Multijets and photon + jets are *not* re-smeared here: without a MET/H_T cut about three in four
-  passing multijet events pass without the tail (a 1200-event probe: 50 pb from the tail alone,
-  about 170 pb in all), and re-smearing would repeat them;
+  Multijets and photon + jets are *not* re-smeared here: without a MET/H_T cut many multijet
+  events pass without the tail (a 1200-event probe found 50 pb from tail-made passes alone, while
+  one draw per event passed roughly one event in 300, about 200 pb; rough, from a timed run), and
+  re-smearing would repeat them;
 * signals: ``gluino_1000.0_neutralino_1.0`` (gluino pairs, 1 TeV -> t tbar chi_1^0 of 1 GeV, SLHA
   in ``benchmark/generate/data``) in 2a, 2b and 3 (0.5 %, 12 %, 86 %), and chan1's three signals
   in chan3. The challenge's other chan2 signals (chargino-neutralino, L_mu - L_tau Z') are not made.
