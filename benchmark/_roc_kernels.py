@@ -1,7 +1,10 @@
-"""numba kernels behind :mod:`benchmark.metrics`: unstable ``np.sort`` of packed keys, then linear passes.
+"""numba kernels of the class-split sort behind :mod:`benchmark.metrics`' bootstrap, and of ROC read-offs.
 
-Kept apart from ``metrics.py`` so that importing the metric definitions (the leaderboard does) costs
-no numba start-up; ``metrics`` imports this module on first use.
+The bootstrap resamples each class separately, so it sorts each class once and replays resamples
+as multiplicities over that order (:func:`merge_roc`); the one-pass walk of ``evaluate_scores`` and
+``roc_curve`` lives in :mod:`benchmark._roc_stream` and shares the keys defined here. Kept apart
+from ``metrics.py`` so that importing the metric definitions (the leaderboard does) costs no numba
+start-up; ``metrics`` imports this module on first use.
 
 Why this shape: at 1e7 events a ROC is dominated by memory traffic, not arithmetic. ``np.argsort``
 and every gather through its permutation read memory at random; ``np.sort`` of a plain 64-bit
@@ -11,12 +14,11 @@ array is a SIMD sort that is several times faster. So:
   flipped for positives, all bits flipped for negatives, -0.0 folded onto +0.0 so that the two
   zeros form one tie group);
 * the events are split by class, so the label rides along implicitly;
-* unweighted, each class's keys are sorted as they are and the two sorted runs are merged;
-* weighted, the weights must follow the sort: the low ``shift`` bits of each key are replaced by
-  the event's index within its class, those *codes* are sorted, and one pass reads each event's
-  (score, weight) record and writes exact keys and weights in sorted order. Events whose keys
-  agree on all but the low bits come out next to each other in arbitrary order; that pass
-  re-sorts such runs by the full key (they are rare and short for continuous scores; a run of
+* the weights (and each event's place) must follow the sort: the low ``shift`` bits of each key
+  are replaced by the event's index within its class, those *codes* are sorted, and one pass reads
+  each event's (score, weight) record and writes exact keys and weights in sorted order. Events
+  whose keys agree on all but the low bits come out next to each other in arbitrary order; that
+  pass re-sorts such runs by the full key (they are rare and short for continuous scores; a run of
   equal keys -- ties -- needs no sort).
 
 Only the group structure of tied scores matters downstream, never the order inside a group.

@@ -16,11 +16,14 @@ Conventions shared by every function here (stated once, relied on everywhere):
   because the statistical rules below (low-statistics cut, resolvable eps_B) are about how many
   simulated events back a number, not about what cross section they represent.
 * **Efficiencies**: ``eps_S = tpr`` (signal efficiency), ``eps_B = fpr`` (background efficiency).
-* Everything is computed from ONE sort of the scores: the ROC is built once and all scalar
-  metrics are read off it (:func:`evaluate_scores`). The sort need not be stable -- only which
-  events tie matters, never their order inside a tie group -- so it is an unstable ``np.sort``
-  per class of order-preserving integer keys of the scores (with the event index packed into
-  the low bits where weights must follow), plus linear numba passes (:mod:`benchmark._roc_kernels`).
+* Everything is computed from ONE ordering of the scores, walked once from the top: each ROC
+  point is produced once, and :func:`evaluate_scores` reads every scalar metric off the points as
+  they pass, without storing the curve (bit for bit what :func:`evaluate_roc` reads off the
+  written :func:`roc_curve`). Only which events tie matters, never their order inside a tie
+  group, so no stable sort is needed: scores with few distinct values are grouped in a hash table
+  (no event is sorted), others go through one unstable ``np.sort`` of 64-bit codes packing the
+  score's order-preserving key, the label and the event index (:mod:`benchmark._roc_stream`). The
+  bootstrap sorts each class once and resamples by multiplicities (:mod:`benchmark._roc_kernels`).
 * Non-finite scores: NaN is refused; +-inf is allowed (it is ordered like any number).
 """
 from __future__ import annotations
@@ -393,7 +396,7 @@ def _walk(inputs: _Inputs, sink: _Sink, route: str | None = None) -> None:
     n = s.shape[0]
     if route != "codes":
         cap = n if route == "groups" else _group_cap(n)
-        used, keys, sums, counts = kernels.group_scores(y, s, w, cap)
+        used, keys, sums, counts = kernels.group_scores(y, s, w, cap, route is None)
         if used >= 0:
             slots = np.flatnonzero(keys)
             slots = slots[np.argsort(keys[slots])]

@@ -786,15 +786,17 @@ def test_grouping_route_gives_up_beyond_its_cap():
     y = (rng.random(n) < 0.3).astype(np.int8)
     s = np.round(rng.normal(size=n) + y, 2)  # ~800 distinct values
     w = rng.uniform(0.5, 1.5, n)
-    used, keys, sums, counts = K.group_scores(y, s, w, n)
+    used, keys, sums, counts = K.group_scores(y, s, w, n, True)
     assert used == len(np.unique(s)) == np.count_nonzero(keys)
     assert counts.sum() == n and counts[:, 0].sum() == y.sum()
     np.testing.assert_allclose(sums[:, 0].sum(), w[y == 1].sum(), rtol=1e-12)
     np.testing.assert_allclose(sums[:, 2].sum(), (w[y == 0] ** 2).sum(), rtol=1e-12)
-    assert K.group_scores(y, s, w, used - 1)[0] == -1  # one distinct score too many
-    assert K.group_scores(y, s, w, used)[0] == used
-    # the default route gives up on continuous scores and takes the codes route
+    assert K.group_scores(y, s, w, used - 1, True)[0] == -1  # one distinct score too many
+    assert K.group_scores(y, s, w, used, True)[0] == used
     s_cont = rng.normal(size=n) + y
+    assert K.group_scores(y, s_cont, w, n, True)[0] == -1  # most of the first events distinct
+    assert K.group_scores(y, s_cont, w, n, False)[0] == n  # unless told to go on
+    # the default route gives up on continuous scores and takes the codes route
     assert M._group_cap(n) < n
     auto = M.evaluate_scores(y, s_cont, w)
     codes = M._report(M._streamed_readout(M._checked(y, s_cont, w), 10, *M._targets(M.DEFAULT_EPS_S_POINTS,
