@@ -218,18 +218,19 @@ def test_leaderboard_ti_expects_the_signals_a_source_holds():
     assert ("chan2a", "gluino_1000.0_neutralino_1.0") in {tuple(m) for m in ti["missing"]}
     others = [Entry(task=f"darkmachines/{ch}", source="generated", scorer="s", injection=None,
                     records=[{"per_signal": {f"{ch}/gluino_1000.0_neutralino_1.0": {"si_all": 6.0},
-                                             f"{ch}/pp23mt_50": {"si_all": zp}}}])
-              for ch, zp in (("chan2a", 8.0), ("chan2b", 7.0))]
+                                             f"{ch}/pp23mt_50": {"si_all": zp},
+                                             f"{ch}/chaneut_cha200_neut50": {"si_all": cn}}}])
+              for ch, zp, cn in (("chan2a", 8.0, 1.0), ("chan2b", 7.0, 9.0))]
     chan3 = {f"chan3/{k.split('/')[1]}": {"si_all": 1.0} for k in chan1}
     chan3["chan3/gluino_1000.0_neutralino_1.0"] = {"si_all": 2.0}
     others.append(Entry(task="darkmachines/chan3", source="generated", scorer="s", injection=None,
                         records=[{"per_signal": chan3}]))
     ti = dark_machines_ti([entry, *others])[("s", "generated")]
-    # TI(signal) = max over channels: the gluino's best channel is 2a/2b (6), the Z' stand-in's 2a (8), chan1's signals
-    # keep chan1's values
-    assert ti["complete"] and ti["n_signals"] == 5 and ti["per_signal"]["gluino_1000.0_neutralino_1.0"] == 6.0
-    assert ti["per_signal"]["pp23mt_50"] == 8.0
-    assert ti["median"] == 5.0
+    # TI(signal) = max over channels: the gluino's best channel is 2a/2b (6), the Z' stand-in's 2a (8), the
+    # chargino-neutralino's 2b (9), chan1's signals keep chan1's values
+    assert ti["complete"] and ti["n_signals"] == 6 and ti["per_signal"]["gluino_1000.0_neutralino_1.0"] == 6.0
+    assert ti["per_signal"]["pp23mt_50"] == 8.0 and ti["per_signal"]["chaneut_cha200_neut50"] == 9.0
+    assert ti["median"] == 5.5
 
 
 # -- the shipped chan1 look-alike ------------------------------------------------------------------
@@ -515,3 +516,18 @@ def test_zprime_stand_in_peaks_at_50_gev_in_chan2a():
     # the resonance is the Z' and not a Z: WZ's mu mu pairs sit at 91 GeV, the stand-in's (only the
     # combinatorial pairs with the W's muon) mostly elsewhere
     assert near(wz, 91.19) > 0.3 and near(zp, ZPRIME_MASS_GEV) > near(zp, 91.19) + 0.4
+
+
+@pytest.mark.slow
+def test_chargino_neutralino_has_more_met_than_wz_in_chan2b():
+    """Two 50 GeV LSPs beside the W's neutrino: the chargino-neutralino signal carries more MET than WZ."""
+    pytest.importorskip("pythia8mc")
+    from benchmark.generate import generate_chunk
+
+    met = {}
+    for cls in ("chan2b/chaneut_cha200_neut50", "chan2b/wz"):
+        res = generate_chunk("darkmachines", cls, 0, 20, 1)
+        a = res.arrays
+        assert dm.channel_mask(a["objects"], a["objects_mask"], a["met"], "chan2b").all()
+        met[cls] = float(np.median(a["met"][:, 0]))
+    assert met["chan2b/chaneut_cha200_neut50"] > 1.2 * met["chan2b/wz"]
