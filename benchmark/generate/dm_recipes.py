@@ -70,7 +70,27 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
   1200-event probe) and 3 of 1250 photon + jet events (0.24 %);
 * signals: ``gluino_1000.0_neutralino_1.0`` (gluino pairs, 1 TeV -> t tbar chi_1^0 of 1 GeV, SLHA
   in ``benchmark/generate/data``) in 2a, 2b and 3 (0.5 %, 12 %, 86 %), and chan1's three signals
-  in chan3. The challenge's other chan2 signals (chargino-neutralino, L_mu - L_tau Z') are not made.
+  in chan3;
+* ``pp23mt_50`` in 2a and 2b: a *stand-in* for the challenge's Z' (50 GeV) of U(1)_{L_mu - L_tau} with
+  three leptons. The real Z' couples only to second- and third-generation leptons and is radiated off
+  a muon (or its neutrino) of a Drell-Yan / W process; Pythia 8.317 has no such emission, and its own
+  Z' (``NewGaugeBoson:ffbar2gmZZprime``, made from quarks) gives two leptons, so it would
+  (almost) never pass chan2a's three. The stand-in is ``WeakDoubleBoson:ffbar2ZW`` with the Z
+  re-massed to 50 GeV (``23:m0``, Breit-Wigner limited to 40-60 GeV; Pythia recomputes its width)
+  and its decays restricted to mu mu / tau tau, the W's to mu nu / tau nu: three mu/tau leptons and
+  MET with a 50 GeV mu mu (or tau tau) resonance, electrons only from tau decays (sigma 0.95 pb;
+  1.7 % pass chan2a, 3.3 % chan2b in 30-row probes; the re-massed Z's width comes out 1.36 GeV;
+  27 of 30 chan2a events hold an opposite-sign mu mu pair within 12 % of 50 GeV). Differences: the pair is made from
+  quarks through an s-channel W* rather than radiated off the muon of an on-shell W, and the
+  re-massed Z's couplings are the Z's (only its decay channels change), so the cross section is
+  not the Z' model's. The four-lepton ``pp24mt_50`` (Z' off a Drell-Yan muon pair) is not made;
+* ``chaneut_cha200_neut50`` in 2a and 2b: wino-like chi_1^+- chi_2^0 (200 GeV, ``SUSY:qqbar2chi+-chi0``
+  with ``SUSY:idA/idB``) -> W Z + two bino chi_1^0 (50 GeV), hand-written SLHA in
+  ``benchmark/generate/data``; W and Z decay freely, since Pythia's sigmaGen does not fold in the
+  branching fractions of a sparticle's decay products (forcing W, Z -> leptons left sigma at 1.1 pb
+  instead of 0.04). sigma 1.2 pb (LO); 0.4 % pass chan2a, 1.5 % chan2b (20-row probes); median MET
+  in chan2b 107 GeV against WZ's 76. The other three chargino-neutralino mass points and the
+  chargino pairs (chacha) are not made.
 """
 from __future__ import annotations
 
@@ -142,6 +162,18 @@ _GLGL1600 = ("SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on",
 _GLUINO1000 = ("SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on",
                "SLHA:file = @data/gluino_1000.0_neutralino_1.0.slha", "SLHA:verbose = 0")
 _TTBAR_DILEPTON = (*_TTBAR, *_LEPTONIC_W)
+#: chargino-neutralino (wino-like, 200 GeV) -> W Z + 2 chi_1^0 (50 GeV). W and Z decay freely: they are
+#: sparticle decay products, whose branching fractions Pythia's sigmaGen does not fold in, so forcing
+#: leptonic decays would leave the class's cross section 30 times too large
+_CHANEUT200 = ("SUSY:qqbar2chi+-chi0 = on", "SUSY:idA = 1000024", "SUSY:idB = 1000023",
+               "SLHA:file = @data/chaneut_cha200_neut50.slha", "SLHA:verbose = 0")
+#: stand-in for the L_mu - L_tau Z' (50 GeV) with three leptons: W + Z' from quarks, the Z' played by the
+#: Z (id 23) re-massed to 50 GeV and decaying to mu mu / tau tau only, the W to mu nu / tau nu only
+#: (Pythia 8.317 cannot radiate a Z' off a muon; see the module docstring)
+ZPRIME_MASS_GEV = 50.0
+_ZPRIME_W = ("WeakDoubleBoson:ffbar2ZW = on", "WeakZ0:gmZmode = 2",
+             f"23:m0 = {ZPRIME_MASS_GEV:g}", "23:mMin = 40.", "23:mMax = 60.",
+             "23:onMode = off", "23:onIfAny = 13 15", "24:onMode = off", "24:onIfAny = 13 15")
 
 
 def _sqsq(slha: str) -> tuple[str, ...]:
@@ -165,6 +197,10 @@ _CLASSES: dict[str, tuple[tuple[str, ...], str]] = {
     "chan2a/wz": (_WZ, "WZ -> l nu l l (l = e, mu, tau)"),
     "chan2a/zz": (_ZZ, "ZZ -> l l / nu nu pairs"),
     "chan2a/gluino_1000.0_neutralino_1.0": (_GLUINO1000, "gluino pairs (1 TeV) -> t tbar chi_1^0 (1 GeV), SLHA spectrum in the repository"),
+    "chan2a/pp23mt_50": (_ZPRIME_W, "stand-in for the L_mu - L_tau Z' (50 GeV), 3 leptons: W + Z' from quarks, "
+                                    "Z' -> mu mu / tau tau, W -> mu nu / tau nu"),
+    "chan2a/chaneut_cha200_neut50": (_CHANEUT200, "chargino-neutralino_2 (200 GeV) -> W Z chi_1^0 chi_1^0 (50 GeV), "
+                                                  "SLHA spectrum in the repository"),
     # chan2b: >= 2 leptons, MET >= 50, H_T >= 50
     "chan2b/ttbar": (_TTBAR_DILEPTON, "ttbar, both W -> l nu"),
     "chan2b/ww": (_WW, "WW -> l nu l nu"),
@@ -172,6 +208,8 @@ _CLASSES: dict[str, tuple[tuple[str, ...], str]] = {
     "chan2b/zz": (_ZZ, "ZZ -> l l / nu nu pairs"),
     "chan2b/z_jets": ((*_ZLL, _pthat(30.0)), "Z + jet, Z -> l l (MET from tau decays and mismeasurement), pTHat > 30 GeV"),
     "chan2b/gluino_1000.0_neutralino_1.0": (_GLUINO1000, "gluino pairs (1 TeV) -> t tbar chi_1^0 (1 GeV)"),
+    "chan2b/pp23mt_50": (_ZPRIME_W, "stand-in for the L_mu - L_tau Z' (50 GeV), 3 leptons: W + Z' from quarks"),
+    "chan2b/chaneut_cha200_neut50": (_CHANEUT200, "chargino-neutralino_2 (200 GeV) -> W Z chi_1^0 chi_1^0 (50 GeV)"),
     # chan3: MET >= 100, H_T >= 600
     "chan3/njets": ((*_NJETS, _pthat(200.0)), "QCD multijets, pTHat > 200 GeV"),
     "chan3/ttbar": ((*_TTBAR, _pthat(200.0)), "ttbar, pTHat > 200 GeV"),
@@ -194,8 +232,8 @@ BACKGROUND_PROCESSES: dict[str, tuple[str, ...]] = {
 }
 SIGNALS: dict[str, tuple[str, ...]] = {
     "chan1": ("glgl1600_neutralino800", "sqsq_sq1800_neut800", "monojet_Zp2000.0_DM_50.0"),
-    "chan2a": ("gluino_1000.0_neutralino_1.0",),
-    "chan2b": ("gluino_1000.0_neutralino_1.0",),
+    "chan2a": ("gluino_1000.0_neutralino_1.0", "pp23mt_50", "chaneut_cha200_neut50"),
+    "chan2b": ("gluino_1000.0_neutralino_1.0", "pp23mt_50", "chaneut_cha200_neut50"),
     "chan3": ("glgl1600_neutralino800", "sqsq_sq1800_neut800", "monojet_Zp2000.0_DM_50.0",
               "gluino_1000.0_neutralino_1.0"),
 }
@@ -218,8 +256,9 @@ DARKMACHINES = Recipe(
     notes=("MadGraph's multi-leg matrix elements are replaced by Pythia's 2 -> 2 plus shower and the "
            "Delphes ATLAS card by the parametric detector with a low-side jet-response tail (atlas-dm), "
            "fitted so that multijets (fake MET) make up the real chan1 share; b-tags by truth matching "
-           "(70 % / 11 % / 0.3 %). The monojet signal is an ADD graviton + jet stand-in (see the module "
-           "docstring)."),
+           "(70 % / 11 % / 0.3 %). The monojet signal is an ADD graviton + jet stand-in, the chan2 "
+           "L_mu - L_tau Z' (pp23mt_50) a W + Z re-massed to 50 GeV decaying to mu/tau only (see the "
+           "module docstring)."),
 )
 
 DM_RECIPES: dict[str, Recipe] = {DARKMACHINES.name: DARKMACHINES}
