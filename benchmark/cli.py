@@ -156,7 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="build tables and plots from result files", formatter_class=_formatter,
                        epilog="examples:\n  lhcad leaderboard\n  lhcad leaderboard --results results --out leaderboard\n"
                               "  lhcad leaderboard --html                      # static site in leaderboard/site\n"
-                              "  lhcad leaderboard --merge alice.tar.gz bob.tar.gz --html\n\n"
+                              "  lhcad leaderboard --merge alice.tar.gz bob.tar.gz --html\n"
+                              "  lhcad leaderboard --results new-runs --update --html   # rebuild only new-runs' tasks\n\n"
+                              "--update rebuilds the tasks --results holds and keeps every other task of --out as\n"
+                              "published (page, plots, summary column, index section); Dark Machines channels are\n"
+                              "rebuilt all together (the total improvement spans them).\n"
                               "--merge verifies each bundle (hashes, dataset checksums, the maintainer's rebuild\n"
                               "of the test set, every metric recomputed from the bundled scores) and merges\n"
                               "only accepted ones into <out>/results; rejected bundles are listed with the reason.")
@@ -165,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--merge", nargs="+", type=Path, metavar="BUNDLE", help="verify and merge result bundles")
     p.add_argument("--html", action="store_true", help="also write a static HTML site (opens from file://)")
+    p.add_argument("--update", action="store_true",
+                   help="rebuild only the tasks of --results; keep the other published tasks of --out")
 
     p = sub.add_parser("reproduce", help="rerun one leaderboard entry from its result records and compare",
                        formatter_class=_formatter,
@@ -473,12 +479,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         for bundle, verdict in report.items():
             print(f"{bundle}: {verdict}")
         return 0 if all(v.startswith("accepted") for v in report.values()) else 1
-    written = build_leaderboard(args.results, args.out, plots=not args.no_plots)
+    written = build_leaderboard(args.results, args.out, plots=not args.no_plots, update=args.update)
     print(f"wrote {len(written)} files to {args.out}")
     if args.html:
         from benchmark.site import build_site
 
-        index = build_site(args.results, args.out / "site", plots_dir=None if args.no_plots else args.out / "plots")
+        index = build_site(args.results, args.out / "site", plots_dir=None if args.no_plots else args.out / "plots",
+                           updated_board=args.out if args.update else None)
         print(f"site: {index}")
     return 0
 

@@ -403,12 +403,22 @@ def _write_text(path: Path, text: str) -> None:
 
 
 
-def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True) -> list[Path]:
-    """Write per-task and summary tables (Markdown, CSV, JSON) and plots; returns written paths."""
+def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True, update: bool = False) -> list[Path]:
+    """Write per-task and summary tables (Markdown, CSV, JSON) and plots; returns written paths.
+
+    ``update``: rebuild only the tasks ``results_dir`` holds and keep every other task that
+    ``out_dir`` publishes as it is (:mod:`benchmark.leaderboard_update`).
+    """
+    from benchmark import leaderboard_update as U
+
     entries_by_key = collect(Path(results_dir))
     if not entries_by_key:
         raise FileNotFoundError(f"no result files under {results_dir}; run `lhcad run` first")
     entries = list(entries_by_key.values())
+    rebuilt = {e.task for e in entries}
+    published = U.read_published(out_dir) if update else U.Published()
+    U.check_update(published, rebuilt)
+    kept = published.kept(rebuilt)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     index_lines = ["# lhcad leaderboard", "",
@@ -416,12 +426,17 @@ def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True) -
                    "interval), rounded to the precision of its error (PDG rule); `seeds` counts the seeds; `*` marks "
                    "incomplete entries. Built from result files only by `lhcad leaderboard`.", ""]
     header, rows, data = summary_table(entries)
+    if update:
+        header, rows, data = U.merge_summary(header, rows, data, published, rebuilt)
     index_lines += ["## Summary (AUC per task)", "", _markdown(header, rows), ""]
     _write_text(out_dir / "summary.csv", _csv(header, rows))
     write_json(out_dir / "summary.json", data)
     written += [out_dir / "summary.csv", out_dir / "summary.json"]
-    all_tasks: dict[str, Any] = {}
-    for task in sorted({e.task for e in entries}):
+    all_tasks: dict[str, Any] = {t: published.tasks[t] for t in kept}
+    for task in sorted(rebuilt | set(kept)):
+        if task in kept:
+            index_lines += [published.sections.get(task, f"## [{task}]({slug(task)}.md)"), ""]
+            continue
         task_entries = [e for e in entries if e.task == task]
         header, rows, data = task_table(task, task_entries)
         name = slug(task)
@@ -434,8 +449,11 @@ def build_leaderboard(results_dir: Path, out_dir: Path, *, plots: bool = True) -
         index_lines += [f"## [{task}]({name}.md)", "", _markdown(header, rows), ""]
         all_tasks[task] = data
     from benchmark.challenge_board import write_challenge_ranking  # ours among the DM challenge's models
-    written += write_challenge_ranking(dark_machines_ti(entries), Path(results_dir), out_dir, index_lines)
+    if any(U.is_dark_machines(t) for t in rebuilt) or not published.challenge_section:
+        written += write_challenge_ranking(dark_machines_ti(entries), Path(results_dir), out_dir, index_lines)
+    else:
+        index_lines += [published.challenge_section, ""]
     _write_text(out_dir / "README.md", "\n".join(index_lines))
-    write_json(out_dir / "leaderboard.json", all_tasks)
+    write_json(out_dir / "leaderboard.json", dict(sorted(all_tasks.items())))
     written += [out_dir / "README.md", out_dir / "leaderboard.json"]
     return written

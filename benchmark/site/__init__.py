@@ -87,8 +87,25 @@ def _commands(data: list[dict[str, Any]]) -> str:
             f"<ul class=\"commands\">{''.join(items)}</ul>")
 
 
-def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = None) -> Path:
-    """Write the site into ``site_dir``; returns the path of ``index.html``."""
+def _published_summary(board_dir: Path) -> tuple[list[str], list[list[Any]], list[dict[str, Any]], list[str]]:
+    """Summary header, rows, data and task list of the leaderboard written in ``board_dir``."""
+    import csv
+    import io
+
+    header, *rows = list(csv.reader(io.StringIO((board_dir / "summary.csv").read_text())))
+    data = json.loads((board_dir / "summary.json").read_text())
+    tasks = sorted(json.loads((board_dir / "leaderboard.json").read_text()))
+    return header, rows, data, tasks
+
+
+def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = None,
+               updated_board: Path | None = None) -> Path:
+    """Write the site into ``site_dir``; returns the path of ``index.html``.
+
+    ``updated_board``: the leaderboard folder that ``lhcad leaderboard --update`` just wrote; the
+    index then shows its merged summary and every task it publishes, and only the tasks of
+    ``results_dir`` get new pages (the others' pages in ``site_dir`` stay as they are).
+    """
     from benchmark.leaderboard import collect, fmt, plot_task, slug, summary_table, task_table
     from benchmark.plots import plot_sort_key
     from benchmark.taskinfo import describe_task
@@ -102,20 +119,24 @@ def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = No
         shutil.copy2(asset, site_dir / "assets" / asset.name)
     tasks = sorted({e.task for e in entries})
     # summary
-    header, rows, data = summary_table(entries)
+    if updated_board is not None:
+        header, rows, data, listed = _published_summary(Path(updated_board))
+    else:
+        (header, rows, data), listed = summary_table(entries), tasks
     trs = []
     for row, rec in zip(rows, data):
         cells = []
         for h, cell in zip(header, row):
+            task = h.removesuffix(" AUC")  # summary columns are "<task> AUC"
             val = ""
-            if h in rec.get("auc", {}):
-                val = _num(rec["auc"][h])
+            if task in rec.get("auc", {}):
+                val = _num(rec["auc"][task])
             flag = " <span class=\"flag\">*</span>" if str(cell).endswith(" *") else ""
             text = str(cell)[:-2] if flag else str(cell)
-            link = f"<a href=\"{slug(h)}.html\">{_esc(text)}</a>" if h in tasks and text else _esc(text)
+            link = f"<a href=\"{slug(task)}.html\">{_esc(text)}</a>" if task in listed and text else _esc(text)
             cells.append(f"<td data-value=\"{_esc(val)}\">{link}{flag}</td>" if val else f"<td>{link}{flag}</td>")
         trs.append(f"<tr>{''.join(cells)}</tr>\n")
-    task_links = "".join(f"<li><a href=\"{slug(t)}.html\">{_esc(t)}</a></li>" for t in tasks)
+    task_links = "".join(f"<li><a href=\"{slug(t)}.html\">{_esc(t)}</a></li>" for t in listed)
     index = site_dir / "index.html"
     index.write_text(_page("lhcad leaderboard", "<h2>Summary (AUC per task)</h2>" + _table(header, trs, "summary")
                            + _notes(header, rows) + f"<h2>Tasks</h2><ul>{task_links}</ul>"))
