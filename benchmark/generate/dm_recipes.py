@@ -165,8 +165,23 @@ _TTBAR_DILEPTON = (*_TTBAR, *_LEPTONIC_W)
 #: chargino-neutralino (wino-like, 200 GeV) -> W Z + 2 chi_1^0 (50 GeV). W and Z decay freely: they are
 #: sparticle decay products, whose branching fractions Pythia's sigmaGen does not fold in, so forcing
 #: leptonic decays would leave the class's cross section 30 times too large
-_CHANEUT200 = ("SUSY:qqbar2chi+-chi0 = on", "SUSY:idA = 1000024", "SUSY:idB = 1000023",
-               "SLHA:file = @data/chaneut_cha200_neut50.slha", "SLHA:verbose = 0")
+def _chaneut(name: str) -> tuple[str, ...]:
+    """chi_1^+- chi_2^0 (wino-like, mass X) -> W Z + 2 chi_1^0 (mass Y) for signal ``chaneut_chaX_neutY``."""
+    return ("SUSY:qqbar2chi+-chi0 = on", "SUSY:idA = 1000024", "SUSY:idB = 1000023",
+            f"SLHA:file = @data/{name}.slha", "SLHA:verbose = 0")
+
+
+def _chacha(name: str) -> tuple[str, ...]:
+    """chi_1^+ chi_1^- (wino-like, mass X) -> W+ W- + 2 chi_1^0 (mass Y) for signal ``chacha_chaX_neutY``.
+
+    ``SUSY:idA = idB = 1000024`` picks chi_1^+ chi_1^- out of the four chargino-pair processes (only
+    the absolute value of the codes is matched); W decays are free, as for :func:`_chaneut`.
+    """
+    return ("SUSY:qqbar2chi+chi- = on", "SUSY:idA = 1000024", "SUSY:idB = 1000024",
+            f"SLHA:file = @data/{name}.slha", "SLHA:verbose = 0")
+
+
+_CHANEUT200 = _chaneut("chaneut_cha200_neut50")
 #: stand-in for the L_mu - L_tau Z' (50 GeV) with three leptons: W + Z' from quarks, the Z' played by the
 #: Z (id 23) re-massed to 50 GeV and decaying to mu mu / tau tau only, the W to mu nu / tau nu only
 #: (Pythia 8.317 cannot radiate a Z' off a muon; see the module docstring)
@@ -174,6 +189,14 @@ ZPRIME_MASS_GEV = 50.0
 _ZPRIME_W = ("WeakDoubleBoson:ffbar2ZW = on", "WeakZ0:gmZmode = 2",
              f"23:m0 = {ZPRIME_MASS_GEV:g}", "23:mMin = 40.", "23:mMax = 60.",
              "23:onMode = off", "23:onIfAny = 13 15", "24:onMode = off", "24:onIfAny = 13 15")
+#: stand-in for the L_mu - L_tau Z' (50 GeV) with four leptons: Higgs-strahlung q qbar -> Z* -> Z H, the Z'
+#: played by the SM Higgs (id 25) re-massed to 50 GeV whose decays are replaced by mu mu and tau tau with
+#: branching fraction 1/2 each (meMode 100: partial widths from the stored branching ratios, not Pythia's
+#: Yukawa-weighted ones, which would give tau tau 280 times mu mu), the Z (the Drell-Yan pair) decaying to
+#: mu mu / tau tau only (see the module docstring)
+_ZPRIME_HZ = ("HiggsSM:ffbar2HZ = on", f"25:m0 = {ZPRIME_MASS_GEV:g}", "25:mMin = 40.", "25:mMax = 60.",
+              "25:oneChannel = 1 0.5 100 13 -13", "25:addChannel = 1 0.5 100 15 -15",
+              "23:onMode = off", "23:onIfAny = 13 15")
 
 
 def _sqsq(slha: str) -> tuple[str, ...]:
@@ -201,6 +224,14 @@ _CLASSES: dict[str, tuple[tuple[str, ...], str]] = {
                                     "Z' -> mu mu / tau tau, W -> mu nu / tau nu"),
     "chan2a/chaneut_cha200_neut50": (_CHANEUT200, "chargino-neutralino_2 (200 GeV) -> W Z chi_1^0 chi_1^0 (50 GeV), "
                                                   "SLHA spectrum in the repository"),
+    "chan2a/pp24mt_50": (_ZPRIME_HZ, "stand-in for the L_mu - L_tau Z' (50 GeV), 4 leptons: Z + Z' (Higgs-strahlung "
+                                     "with the Higgs re-massed), Z' -> mu mu / tau tau, Z -> mu mu / tau tau"),
+    "chan2a/chaneut_cha250_neut150": (_chaneut("chaneut_cha250_neut150"),
+                                      "chargino-neutralino_2 (250 GeV) -> W Z chi_1^0 chi_1^0 (150 GeV)"),
+    "chan2a/chaneut_cha300_neut100": (_chaneut("chaneut_cha300_neut100"),
+                                      "chargino-neutralino_2 (300 GeV) -> W Z chi_1^0 chi_1^0 (100 GeV)"),
+    "chan2a/chaneut_cha400_neut200": (_chaneut("chaneut_cha400_neut200"),
+                                      "chargino-neutralino_2 (400 GeV) -> W Z chi_1^0 chi_1^0 (200 GeV)"),
     # chan2b: >= 2 leptons, MET >= 50, H_T >= 50
     "chan2b/ttbar": (_TTBAR_DILEPTON, "ttbar, both W -> l nu"),
     "chan2b/ww": (_WW, "WW -> l nu l nu"),
@@ -210,6 +241,15 @@ _CLASSES: dict[str, tuple[tuple[str, ...], str]] = {
     "chan2b/gluino_1000.0_neutralino_1.0": (_GLUINO1000, "gluino pairs (1 TeV) -> t tbar chi_1^0 (1 GeV)"),
     "chan2b/pp23mt_50": (_ZPRIME_W, "stand-in for the L_mu - L_tau Z' (50 GeV), 3 leptons: W + Z' from quarks"),
     "chan2b/chaneut_cha200_neut50": (_CHANEUT200, "chargino-neutralino_2 (200 GeV) -> W Z chi_1^0 chi_1^0 (50 GeV)"),
+    "chan2b/pp24mt_50": (_ZPRIME_HZ, "stand-in for the L_mu - L_tau Z' (50 GeV), 4 leptons: Z + Z' (Higgs-strahlung)"),
+    "chan2b/chaneut_cha250_neut150": (_chaneut("chaneut_cha250_neut150"),
+                                      "chargino-neutralino_2 (250 GeV) -> W Z chi_1^0 chi_1^0 (150 GeV)"),
+    "chan2b/chacha_cha300_neut140": (_chacha("chacha_cha300_neut140"),
+                                     "chargino pairs (300 GeV) -> W+ W- chi_1^0 chi_1^0 (140 GeV)"),
+    "chan2b/chacha_cha400_neut60": (_chacha("chacha_cha400_neut60"),
+                                    "chargino pairs (400 GeV) -> W+ W- chi_1^0 chi_1^0 (60 GeV)"),
+    "chan2b/chacha_cha600_neut200": (_chacha("chacha_cha600_neut200"),
+                                     "chargino pairs (600 GeV) -> W+ W- chi_1^0 chi_1^0 (200 GeV)"),
     # chan3: MET >= 100, H_T >= 600
     "chan3/njets": ((*_NJETS, _pthat(200.0)), "QCD multijets, pTHat > 200 GeV"),
     "chan3/ttbar": ((*_TTBAR, _pthat(200.0)), "ttbar, pTHat > 200 GeV"),
@@ -232,8 +272,10 @@ BACKGROUND_PROCESSES: dict[str, tuple[str, ...]] = {
 }
 SIGNALS: dict[str, tuple[str, ...]] = {
     "chan1": ("glgl1600_neutralino800", "sqsq_sq1800_neut800", "monojet_Zp2000.0_DM_50.0"),
-    "chan2a": ("gluino_1000.0_neutralino_1.0", "pp23mt_50", "chaneut_cha200_neut50"),
-    "chan2b": ("gluino_1000.0_neutralino_1.0", "pp23mt_50", "chaneut_cha200_neut50"),
+    "chan2a": ("gluino_1000.0_neutralino_1.0", "pp23mt_50", "pp24mt_50", "chaneut_cha200_neut50",
+               "chaneut_cha250_neut150", "chaneut_cha300_neut100", "chaneut_cha400_neut200"),
+    "chan2b": ("gluino_1000.0_neutralino_1.0", "pp23mt_50", "pp24mt_50", "chaneut_cha200_neut50",
+               "chaneut_cha250_neut150", "chacha_cha300_neut140", "chacha_cha400_neut60", "chacha_cha600_neut200"),
     "chan3": ("glgl1600_neutralino800", "sqsq_sq1800_neut800", "monojet_Zp2000.0_DM_50.0",
               "gluino_1000.0_neutralino_1.0"),
 }
