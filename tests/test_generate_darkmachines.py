@@ -590,3 +590,39 @@ def test_chargino_neutralino_has_more_met_than_wz_in_chan2b():
         assert dm.channel_mask(a["objects"], a["objects_mask"], a["met"], "chan2b").all()
         met[cls] = float(np.median(a["met"][:, 0]))
     assert met["chan2b/chaneut_cha200_neut50"] > 1.2 * met["chan2b/wz"]
+
+
+@pytest.mark.slow
+def test_four_lepton_zprime_stand_in_holds_the_50_gev_and_the_z_pair_in_chan2a():
+    """pp24mt_50 passes chan2a with a 50 GeV mu mu resonance and, unlike pp23mt_50, a Z -> mu mu pair beside it."""
+    pytest.importorskip("pythia8mc")
+    from benchmark.generate import generate_chunk
+    from benchmark.generate.dm_recipes import ZPRIME_MASS_GEV
+
+    a = generate_chunk("darkmachines", "chan2a/pp24mt_50", 0, 20, 1).arrays
+    assert dm.channel_mask(a["objects"], a["objects_mask"], a["met"], "chan2a").all()
+    pairs = _os_muon_pair_masses(a["objects"], a["objects_mask"])
+
+    def near(mass: float) -> float:
+        return float(np.mean([bool((np.abs(m - mass) < 0.12 * mass).any()) for m in pairs]))
+
+    # a 1000-event probe: 63 % of the passing events hold an opposite-sign mu mu pair near 50 GeV, 41 % near 91
+    assert near(ZPRIME_MASS_GEV) >= 0.4 and near(91.19) >= 0.2
+    # MET >= 50 comes from tau decays (mu mu mu mu has none): a tau's electron, or a missing fourth muon
+    code = a["objects"][..., 0]
+    n_lep = (a["objects_mask"] & (code >= 3) & (code <= 6)).sum(axis=1)
+    assert (n_lep >= 3).all() and np.median(a["met"][:, 0]) > 50.0
+
+
+@pytest.mark.slow
+def test_chargino_pairs_have_more_met_than_ww_in_chan2b():
+    """Two 60 GeV LSPs from 400 GeV charginos beside the W's neutrinos: more MET than SM W W."""
+    pytest.importorskip("pythia8mc")
+    from benchmark.generate import generate_chunk
+
+    met = {}
+    for cls in ("chan2b/chacha_cha400_neut60", "chan2b/ww"):
+        a = generate_chunk("darkmachines", cls, 0, 20, 1).arrays
+        assert dm.channel_mask(a["objects"], a["objects_mask"], a["met"], "chan2b").all()
+        met[cls] = float(np.median(a["met"][:, 0]))
+    assert met["chan2b/chacha_cha400_neut60"] > 1.5 * met["chan2b/ww"]

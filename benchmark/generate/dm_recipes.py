@@ -55,8 +55,17 @@ chan1 background): with four jets asked of them their rates are too small to pil
 The other channels (selection efficiencies from 5-row probes, the generation benchmark's):
 
 * chan2a (>= 3 leptons pT > 15, MET >= 50; 309.6 fb^-1): ``wz`` (WZ -> l nu l l, l = e, mu, tau;
-  5 %), ``zz`` (ZZ -> pairs of l or nu; 0.4 %). Dileptonic ttbar, whose third lepton must come
-  from a b decay, passed fewer than 5 of about 25 000 events (< 2e-4) and is left out;
+  5.7 %, sigma 0.74 pb, 42 fb selected), ``zz`` (ZZ -> pairs of l or nu; 0.22 %, 1.8 fb selected;
+  the 50-row pilots of the 300-event generation). Dileptonic ttbar (both W -> l nu, sigma 53.4 pb),
+  whose third lepton must come from a b or c decay, is measured but left out: a 10-minute probe at
+  one worker (seed 11) generated 91 050 events of which 10 passed, efficiency 1.1e-4 (+-32 %),
+  5.9 +- 1.9 fb selected, i.e. 12 % (8-16 %) of a WZ + ZZ + ttbar mixture (real chan2a: 64.6 fb in
+  all). At 150 generated events per second (two shared cores; about 400 on a free core) that is one
+  row per minute, and the channel's 50-row chunks (the pilot alone) need about 450 000 events, 20 to
+  50 minutes, against seconds for WZ. The look-alike's chan2a background is therefore WZ + ZZ only,
+  about 12 % short in rate and without the b-jets that ttbar's events carry; adding ``ttbar`` needs
+  a faster route to its rare third lepton (e.g. a truth-level three-lepton pre-filter before the
+  detector) or an hour of generation;
 * chan2b (>= 2 leptons, MET >= 50, H_T >= 50; 7.8 fb^-1): ``ttbar`` with both W -> l nu (16 %),
   ``ww`` (1.3 %), ``wz`` (6 %), ``zz`` (2 %), ``z_jets`` (Z -> l l + jet, pTHat > 30 GeV; 0.2 %:
   MET from tau decays and mismeasurement);
@@ -83,14 +92,40 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
   27 of 30 chan2a events hold an opposite-sign mu mu pair within 12 % of 50 GeV). Differences: the pair is made from
   quarks through an s-channel W* rather than radiated off the muon of an on-shell W, and the
   re-massed Z's couplings are the Z's (only its decay channels change), so the cross section is
-  not the Z' model's. The four-lepton ``pp24mt_50`` (Z' off a Drell-Yan muon pair) is not made;
+  not the Z' model's;
+* ``pp24mt_50`` in 2a and 2b: a *stand-in* for the same Z' (50 GeV) with four leptons, in the real model
+  radiated off a Drell-Yan mu mu (or tau tau) pair, mostly Z -> mu mu Z' -> 4 mu. The stand-in is
+  Higgs-strahlung ``HiggsSM:ffbar2HZ``, q qbar -> Z* -> Z H, with the Higgs (id 25) playing the Z':
+  re-massed to 50 GeV (40-60 GeV window) and its decays replaced by mu mu and tau tau at 1/2 each
+  (``meMode`` 100, so that the stored branching ratios fix the partial widths; Pythia's own Yukawa
+  widths would make tau tau 280 times mu mu, while the L_mu - L_tau Z' couples equally to both), and
+  the Z (the Drell-Yan pair) decaying to mu mu / tau tau only: four mu/tau leptons with a 50 GeV and a
+  91 GeV pair. Why not the Z re-massed as for ``pp23mt_50``: ZZ production would then re-mass both Z's.
+  MET >= 50 must come from tau decays, so few events pass: sigma 0.48 pb, 0.71 % pass chan2a and 1.4 %
+  chan2b (75-second probes of 3800 events: 27 and 52 passing); 17 of 27 chan2a events hold an
+  opposite-sign mu mu pair within 12 % of 50 GeV, 11 one near 91 GeV. Differences: the Z' is a scalar
+  here (its decay angles are isotropic), it never decays to neutrinos (the real Z' does, a third of
+  the time), the four-lepton mass sits above m_Z + 50 GeV instead of near m_Z (on-shell Z -> 4 l
+  cannot happen in a 2 -> 2 process), and the cross section is not the Z' model's;
 * ``chaneut_cha200_neut50`` in 2a and 2b: wino-like chi_1^+- chi_2^0 (200 GeV, ``SUSY:qqbar2chi+-chi0``
   with ``SUSY:idA/idB``) -> W Z + two bino chi_1^0 (50 GeV), hand-written SLHA in
   ``benchmark/generate/data``; W and Z decay freely, since Pythia's sigmaGen does not fold in the
   branching fractions of a sparticle's decay products (forcing W, Z -> leptons left sigma at 1.1 pb
   instead of 0.04). sigma 1.2 pb (LO); 0.4 % pass chan2a, 1.5 % chan2b (20-row probes); median MET
-  in chan2b 107 GeV against WZ's 76. The other three chargino-neutralino mass points and the
-  chargino pairs (chacha) are not made.
+  in chan2b 107 GeV against WZ's 76;
+* the other chargino-neutralino points, same construction and SLHA template
+  (:mod:`benchmark.generate.dm_slha` writes every electroweakino file; only the two masses differ):
+  ``chaneut_cha250_neut150`` in 2a and 2b (sigma 0.51 pb; 0.40 % pass chan2a, 1.9 % chan2b),
+  ``chaneut_cha300_neut100`` in 2a (0.25 pb; 0.77 %), ``chaneut_cha400_neut200`` in 2a (0.077 pb;
+  0.52 %), pass rates from 75-second probes of about 10 000 events each. At 250/150 the Z from
+  chi_2^0 is barely on shell (100 GeV of mass difference), so its leptons are soft;
+* ``chacha_cha300_neut140``, ``chacha_cha400_neut60``, ``chacha_cha600_neut200`` in 2b only: chargino
+  pairs (``SUSY:qqbar2chi+chi-`` with ``SUSY:idA = idB = 1000024``, i.e. chi_1^+ chi_1^-), each
+  chi_1^+- -> W chi_1^0, W free (sigma 0.125, 0.038 and 0.0059 pb; 0.97 %, 1.3 % and 1.4 % pass
+  chan2b; both leptons must come from the W's, and H_T >= 50 asks for a radiated jet). The real
+  chacha files' decay chain is not stated in the dataset description beyond "leptons + MET"; via
+  sleptons it would give more leptons per event, so these pass rates are a lower bound on the
+  real ones'. The RPV stop pair ``stlp_st1000`` of chan2b is the one chan2 signal not made.
 """
 from __future__ import annotations
 
