@@ -334,8 +334,8 @@ DARKMACHINES = Recipe(
            "Delphes ATLAS card by the parametric detector with a low-side jet-response tail (atlas-dm), "
            "fitted so that multijets (fake MET) make up the real chan1 share; b-tags by truth matching "
            "(70 % / 11 % / 0.3 %). The monojet signal is an ADD graviton + jet stand-in, the chan2 "
-           "L_mu - L_tau Z' (pp23mt_50) a W + Z re-massed to 50 GeV decaying to mu/tau only (see the "
-           "module docstring)."),
+           "L_mu - L_tau Z' stand-ins a W + Z (pp23mt_50) and a Z + H (pp24mt_50) with the Z, resp. H, "
+           "re-massed to 50 GeV and decaying to mu/tau only (see the module docstring)."),
 )
 
 DM_RECIPES: dict[str, Recipe] = {DARKMACHINES.name: DARKMACHINES}
