@@ -63,9 +63,10 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
   all). At 150 generated events per second (two shared cores; about 400 on a free core) that is one
   row per minute, and the channel's 50-row chunks (the pilot alone) need about 450 000 events, 20 to
   50 minutes, against seconds for WZ. The look-alike's chan2a background is therefore WZ + ZZ only,
-  about 12 % short in rate and without the b-jets that ttbar's events carry; adding ``ttbar`` needs
-  a faster route to its rare third lepton (e.g. a truth-level three-lepton pre-filter before the
-  detector) or an hour of generation;
+  about 12 % short in rate and without the b-jets that ttbar's events carry. A truth-level
+  three-lepton pre-filter before the detector would not rescue it: Pythia itself takes two thirds
+  of the time (9.1 of 13.7 s for 1000 events), so adding ``ttbar`` needs about an hour of
+  generation per 50 rows or a biased (weighted) b-hadron decay;
 * chan2b (>= 2 leptons, MET >= 50, H_T >= 50; 7.8 fb^-1): ``ttbar`` with both W -> l nu (16 %),
   ``ww`` (1.3 %), ``wz`` (6 %), ``zz`` (2 %), ``z_jets`` (Z -> l l + jet, pTHat > 30 GeV; 0.2 %:
   MET from tau decays and mismeasurement);
