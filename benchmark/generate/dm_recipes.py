@@ -55,15 +55,15 @@ chan1 background): with four jets asked of them their rates are too small to pil
 The other channels (selection efficiencies from 5-row probes, the generation benchmark's):
 
 * chan2a (>= 3 leptons pT > 15, MET >= 50; 309.6 fb^-1): ``wz`` (WZ -> l nu l l, l = e, mu, tau;
-  5.7 %, sigma 0.74 pb, 42 fb selected), ``zz`` (ZZ -> pairs of l or nu; 0.22 %, 1.8 fb selected;
-  the 50-row pilots of the 300-event generation). Dileptonic ttbar (both W -> l nu, sigma 53.4 pb),
+  5.0 %, sigma 0.76 pb, 38 fb selected), ``zz`` (ZZ -> pairs of l or nu; 0.22 %, 1.8 fb selected;
+  the 300-event generation: 6100 and 22 650 events). Dileptonic ttbar (both W -> l nu, sigma 53.4 pb),
   whose third lepton must come from a b or c decay, is measured but left out: a 10-minute probe at
   one worker (seed 11) generated 91 050 events of which 10 passed, efficiency 1.1e-4 (+-32 %),
-  5.9 +- 1.9 fb selected, i.e. 12 % (8-16 %) of a WZ + ZZ + ttbar mixture (real chan2a: 64.6 fb in
+  5.9 +- 1.9 fb selected, i.e. 13 % (9-16 %) of a WZ + ZZ + ttbar mixture (real chan2a: 64.6 fb in
   all). At 150 generated events per second (two shared cores; about 400 on a free core) that is one
   row per minute, and the channel's 50-row chunks (the pilot alone) need about 450 000 events, 20 to
   50 minutes, against seconds for WZ. The look-alike's chan2a background is therefore WZ + ZZ only,
-  about 12 % short in rate and without the b-jets that ttbar's events carry. A truth-level
+  about 13 % short in rate and without the b-jets that ttbar's events carry. A truth-level
   three-lepton pre-filter before the detector would not rescue it: Pythia itself takes two thirds
   of the time (9.1 of 13.7 s for 1000 events), so adding ``ttbar`` needs about an hour of
   generation per 50 rows or a biased (weighted) b-hadron decay;
@@ -103,7 +103,8 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
   the Z (the Drell-Yan pair) decaying to mu mu / tau tau only: four mu/tau leptons with a 50 GeV and a
   91 GeV pair. Why not the Z re-massed as for ``pp23mt_50``: ZZ production would then re-mass both Z's.
   MET >= 50 must come from tau decays, so few events pass: sigma 0.48 pb, 0.71 % pass chan2a and 1.4 %
-  chan2b (75-second probes of 3800 events: 27 and 52 passing); 17 of 27 chan2a events hold an
+  chan2b (75-second probes of 3800 events: 27 and 52 passing; 1.2 % and 1.9 % in the 50- and 60-row
+  generations of 4450 and 3100 events); 17 of 27 chan2a events hold an
   opposite-sign mu mu pair within 12 % of 50 GeV, 11 one near 91 GeV (chan2b: 20 and 16 of 52). Differences: the Z' is a scalar
   here (its decay angles are isotropic), it never decays to neutrinos (the real Z' does, a third of
   the time), the four-lepton mass sits above m_Z + 50 GeV instead of near m_Z (on-shell Z -> 4 l
@@ -118,12 +119,13 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
   (:mod:`benchmark.generate.dm_slha` writes every electroweakino file; only the two masses differ):
   ``chaneut_cha250_neut150`` in 2a and 2b (sigma 0.51 pb; 0.40 % pass chan2a, 1.9 % chan2b),
   ``chaneut_cha300_neut100`` in 2a (0.25 pb; 0.77 %), ``chaneut_cha400_neut200`` in 2a (0.077 pb;
-  0.52 %), pass rates from 75-second probes of about 10 000 events each. At 250/150 the Z from
+  0.52 %), pass rates from 75-second probes of about 10 000 events each (the 50/60-row generations:
+  0.41 %, 1.6 %, 0.69 %, 0.47 %). At 250/150 the Z from
   chi_2^0 is barely on shell (100 GeV of mass difference), so its leptons are soft;
 * ``chacha_cha300_neut140``, ``chacha_cha400_neut60``, ``chacha_cha600_neut200`` in 2b only: chargino
   pairs (``SUSY:qqbar2chi+chi-`` with ``SUSY:idA = idB = 1000024``, i.e. chi_1^+ chi_1^-), each
   chi_1^+- -> W chi_1^0, W free (sigma 0.125, 0.038 and 0.0059 pb; 0.97 %, 1.3 % and 1.4 % pass
-  chan2b; both leptons must come from the W's, and H_T >= 50 asks for a radiated jet; median MET
+  chan2b in probes of 7700-11 700 events, 0.78 %, 0.95 % and 1.4 % in the 60-row generations; both leptons must come from the W's, and H_T >= 50 asks for a radiated jet; median MET
   of the passing events 133, 173 and 192 GeV, against 82 for chaneut_cha250_neut150). The real
   chacha files' decay chain is not stated in the dataset description beyond "leptons + MET"; via
   sleptons it would give more leptons per event, so these pass rates are a lower bound on the
