@@ -216,21 +216,80 @@ def test_leaderboard_ti_expects_the_signals_a_source_holds():
     # chan1 alone: the generated source also holds chan2a, chan2b and chan3, so the TI is incomplete
     assert not ti["complete"] and ti["median"] == 4.0 and ti["n_signals"] == 3
     assert ("chan2a", "gluino_1000.0_neutralino_1.0") in {tuple(m) for m in ti["missing"]}
+    from benchmark.generate.dm_recipes import SIGNALS
+
+    def chan2(ch: str, zp: float, cn: float, zp4: float) -> dict[str, dict[str, float]]:
+        si = {f"{ch}/{s}": {"si_all": 2.0} for s in SIGNALS[ch]}  # the other electroweakino points: 2
+        si.update({f"{ch}/gluino_1000.0_neutralino_1.0": {"si_all": 6.0}, f"{ch}/pp23mt_50": {"si_all": zp},
+                   f"{ch}/pp24mt_50": {"si_all": zp4}, f"{ch}/chaneut_cha200_neut50": {"si_all": cn}})
+        return si
+
     others = [Entry(task=f"darkmachines/{ch}", source="generated", scorer="s", injection=None,
-                    records=[{"per_signal": {f"{ch}/gluino_1000.0_neutralino_1.0": {"si_all": 6.0},
-                                             f"{ch}/pp23mt_50": {"si_all": zp},
-                                             f"{ch}/chaneut_cha200_neut50": {"si_all": cn}}}])
-              for ch, zp, cn in (("chan2a", 8.0, 1.0), ("chan2b", 7.0, 9.0))]
+                    records=[{"per_signal": chan2(ch, zp, cn, zp4)}])
+              for ch, zp, cn, zp4 in (("chan2a", 8.0, 1.0, 3.0), ("chan2b", 7.0, 9.0, 7.5))]
     chan3 = {f"chan3/{k.split('/')[1]}": {"si_all": 1.0} for k in chan1}
     chan3["chan3/gluino_1000.0_neutralino_1.0"] = {"si_all": 2.0}
     others.append(Entry(task="darkmachines/chan3", source="generated", scorer="s", injection=None,
                         records=[{"per_signal": chan3}]))
     ti = dark_machines_ti([entry, *others])[("s", "generated")]
-    # TI(signal) = max over channels: the gluino's best channel is 2a/2b (6), the Z' stand-in's 2a (8), the
-    # chargino-neutralino's 2b (9), chan1's signals keep chan1's values
-    assert ti["complete"] and ti["n_signals"] == 6 and ti["per_signal"]["gluino_1000.0_neutralino_1.0"] == 6.0
+    # TI(signal) = max over channels: the gluino's best channel is 2a/2b (6), the three-lepton Z' stand-in's
+    # 2a (8), the four-lepton one's 2b (7.5), chaneut_cha200_neut50's 2b (9), chan1's signals keep chan1's
+    # values; 13 signals (3 of chan1, 10 of chan2a/2b), six of them at 2, so the median is the 7th: 3
+    assert ti["complete"] and ti["n_signals"] == 13 and ti["per_signal"]["gluino_1000.0_neutralino_1.0"] == 6.0
     assert ti["per_signal"]["pp23mt_50"] == 8.0 and ti["per_signal"]["chaneut_cha200_neut50"] == 9.0
-    assert ti["median"] == 5.5
+    assert ti["per_signal"]["pp24mt_50"] == 7.5 and ti["per_signal"]["chacha_cha600_neut200"] == 2.0
+    assert ti["median"] == 3.0
+
+
+def test_chan2_signals_follow_the_challenge_file_list():
+    """chan2a/chan2b hold the challenge's signals of each channel (datasets.md §3), all but stlp in 2b."""
+    from benchmark.generate.dm_recipes import SIGNALS
+    from benchmark.registry import load_registry
+
+    reg = load_registry()
+    real = {ch: {r.name.split("/", 1)[1] for r in reg.task(f"darkmachines/{ch}", "real").signal}
+            for ch in ("chan2a", "chan2b")}
+    assert set(SIGNALS["chan2a"]) == real["chan2a"] and len(real["chan2a"]) == 7
+    # the RPV stop pair (stlp_st1000) is the one chan2b signal not generated (nor in chan1/chan3)
+    assert real["chan2b"] - set(SIGNALS["chan2b"]) == {"stlp_st1000"} and len(SIGNALS["chan2b"]) == 8
+    # chargino pairs only in 2b, the heavier chargino-neutralino points only in 2a, as in the real files
+    assert not any(s.startswith("chacha") for s in SIGNALS["chan2a"])
+    assert "chaneut_cha300_neut100" not in SIGNALS["chan2b"] and "chaneut_cha250_neut150" in SIGNALS["chan2b"]
+
+
+def test_electroweakino_spectra_are_the_committed_files():
+    """Each chaneut/chacha class reads its own committed SLHA file, identical to the template's text."""
+    from benchmark.generate.dm_recipes import DARKMACHINES
+    from benchmark.generate.dm_slha import ELECTROWEAKINO_SIGNALS, electroweakino_slha, expected_files
+    from benchmark.generate.pythia import DATA_DIR
+
+    for fname, text in expected_files().items():
+        assert (DATA_DIR / fname).read_text() == text, f"{fname} differs from dm_slha; run python -m benchmark.generate.dm_slha"
+    for cls, spec in DARKMACHINES.classes.items():
+        name = cls.split("/", 1)[1]
+        if not name.startswith(("chaneut", "chacha")):
+            continue
+        m_cha, m_lsp = ELECTROWEAKINO_SIGNALS[name]
+        assert f"SLHA:file = @data/{name}.slha" in spec.settings
+        text = (DATA_DIR / f"{name}.slha").read_text()
+        assert f"   1000024   {m_cha:.8E}" in text and f"   1000022   {m_lsp:.8E}" in text
+        pair = "1000023" if name.startswith("chaneut") else "1000024"  # chi_1^+- chi_2^0 or chi_1^+ chi_1^-
+        process = "SUSY:qqbar2chi+-chi0 = on" if name.startswith("chaneut") else "SUSY:qqbar2chi+chi- = on"
+        assert process in spec.settings and f"SUSY:idB = {pair}" in spec.settings
+    with pytest.raises(ValueError, match="off shell"):
+        electroweakino_slha("chaneut_cha150_neut100", 150.0, 100.0)
+
+
+def test_four_lepton_zprime_stand_in_settings():
+    """pp24mt_50: the Higgs re-massed to 50 GeV with mu mu = tau tau (fixed BRs), the Z to mu/tau only."""
+    from benchmark.generate.dm_recipes import DARKMACHINES, ZPRIME_MASS_GEV
+
+    for ch in ("chan2a", "chan2b"):
+        st = DARKMACHINES.settings(f"{ch}/pp24mt_50")
+        assert "HiggsSM:ffbar2HZ = on" in st and f"25:m0 = {ZPRIME_MASS_GEV:g}" in st
+        # meMode 100: the partial widths follow the stored 1/2, 1/2 and not the Yukawa couplings
+        assert "25:oneChannel = 1 0.5 100 13 -13" in st and "25:addChannel = 1 0.5 100 15 -15" in st
+        assert "23:onIfAny = 13 15" in st
 
 
 # -- the shipped chan1 look-alike ------------------------------------------------------------------
@@ -531,3 +590,39 @@ def test_chargino_neutralino_has_more_met_than_wz_in_chan2b():
         assert dm.channel_mask(a["objects"], a["objects_mask"], a["met"], "chan2b").all()
         met[cls] = float(np.median(a["met"][:, 0]))
     assert met["chan2b/chaneut_cha200_neut50"] > 1.2 * met["chan2b/wz"]
+
+
+@pytest.mark.slow
+def test_four_lepton_zprime_stand_in_holds_the_50_gev_and_the_z_pair_in_chan2a():
+    """pp24mt_50 passes chan2a with a 50 GeV mu mu resonance and, unlike pp23mt_50, a Z -> mu mu pair beside it."""
+    pytest.importorskip("pythia8mc")
+    from benchmark.generate import generate_chunk
+    from benchmark.generate.dm_recipes import ZPRIME_MASS_GEV
+
+    a = generate_chunk("darkmachines", "chan2a/pp24mt_50", 0, 20, 1).arrays
+    assert dm.channel_mask(a["objects"], a["objects_mask"], a["met"], "chan2a").all()
+    pairs = _os_muon_pair_masses(a["objects"], a["objects_mask"])
+
+    def near(mass: float) -> float:
+        return float(np.mean([bool((np.abs(m - mass) < 0.12 * mass).any()) for m in pairs]))
+
+    # a 1000-event probe: 63 % of the passing events hold an opposite-sign mu mu pair near 50 GeV, 41 % near 91
+    assert near(ZPRIME_MASS_GEV) >= 0.4 and near(91.19) >= 0.2
+    # MET >= 50 comes from tau decays (mu mu mu mu has none): a tau's electron, or a missing fourth muon
+    code = a["objects"][..., 0]
+    n_lep = (a["objects_mask"] & (code >= 3) & (code <= 6)).sum(axis=1)
+    assert (n_lep >= 3).all() and np.median(a["met"][:, 0]) > 50.0
+
+
+@pytest.mark.slow
+def test_chargino_pairs_have_more_met_than_ww_in_chan2b():
+    """Two 60 GeV LSPs from 400 GeV charginos beside the W's neutrinos: more MET than SM W W."""
+    pytest.importorskip("pythia8mc")
+    from benchmark.generate import generate_chunk
+
+    met = {}
+    for cls in ("chan2b/chacha_cha400_neut60", "chan2b/ww"):
+        a = generate_chunk("darkmachines", cls, 0, 20, 1).arrays
+        assert dm.channel_mask(a["objects"], a["objects_mask"], a["met"], "chan2b").all()
+        met[cls] = float(np.median(a["met"][:, 0]))
+    assert met["chan2b/chacha_cha400_neut60"] > 1.5 * met["chan2b/ww"]

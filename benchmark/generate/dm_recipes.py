@@ -55,8 +55,18 @@ chan1 background): with four jets asked of them their rates are too small to pil
 The other channels (selection efficiencies from 5-row probes, the generation benchmark's):
 
 * chan2a (>= 3 leptons pT > 15, MET >= 50; 309.6 fb^-1): ``wz`` (WZ -> l nu l l, l = e, mu, tau;
-  5 %), ``zz`` (ZZ -> pairs of l or nu; 0.4 %). Dileptonic ttbar, whose third lepton must come
-  from a b decay, passed fewer than 5 of about 25 000 events (< 2e-4) and is left out;
+  5.0 %, sigma 0.76 pb, 38 fb selected), ``zz`` (ZZ -> pairs of l or nu; 0.22 %, 1.8 fb selected;
+  the 300-event generation: 6100 and 22 650 events). Dileptonic ttbar (both W -> l nu, sigma 53.4 pb),
+  whose third lepton must come from a b or c decay, is measured but left out: a 10-minute probe at
+  one worker (seed 11) generated 91 050 events of which 10 passed, efficiency 1.1e-4 (+-32 %),
+  5.9 +- 1.9 fb selected, i.e. 13 % (9-16 %) of a WZ + ZZ + ttbar mixture (real chan2a: 64.6 fb in
+  all). At 150 generated events per second (two shared cores; about 400 on a free core) that is one
+  row per minute, and the channel's 50-row chunks (the pilot alone) need about 450 000 events, 20 to
+  50 minutes, against seconds for WZ. The look-alike's chan2a background is therefore WZ + ZZ only,
+  about 13 % short in rate and without the b-jets that ttbar's events carry. A truth-level
+  three-lepton pre-filter before the detector would not rescue it: Pythia itself takes two thirds
+  of the time (9.1 of 13.7 s for 1000 events), so adding ``ttbar`` needs about an hour of
+  generation per 50 rows or a biased (weighted) b-hadron decay;
 * chan2b (>= 2 leptons, MET >= 50, H_T >= 50; 7.8 fb^-1): ``ttbar`` with both W -> l nu (16 %),
   ``ww`` (1.3 %), ``wz`` (6 %), ``zz`` (2 %), ``z_jets`` (Z -> l l + jet, pTHat > 30 GeV; 0.2 %:
   MET from tau decays and mismeasurement);
@@ -83,14 +93,43 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
   27 of 30 chan2a events hold an opposite-sign mu mu pair within 12 % of 50 GeV). Differences: the pair is made from
   quarks through an s-channel W* rather than radiated off the muon of an on-shell W, and the
   re-massed Z's couplings are the Z's (only its decay channels change), so the cross section is
-  not the Z' model's. The four-lepton ``pp24mt_50`` (Z' off a Drell-Yan muon pair) is not made;
+  not the Z' model's;
+* ``pp24mt_50`` in 2a and 2b: a *stand-in* for the same Z' (50 GeV) with four leptons, in the real model
+  radiated off a Drell-Yan mu mu (or tau tau) pair, mostly Z -> mu mu Z' -> 4 mu. The stand-in is
+  Higgs-strahlung ``HiggsSM:ffbar2HZ``, q qbar -> Z* -> Z H, with the Higgs (id 25) playing the Z':
+  re-massed to 50 GeV (40-60 GeV window) and its decays replaced by mu mu and tau tau at 1/2 each
+  (``meMode`` 100, so that the stored branching ratios fix the partial widths; Pythia's own Yukawa
+  widths would make tau tau 280 times mu mu, while the L_mu - L_tau Z' couples equally to both), and
+  the Z (the Drell-Yan pair) decaying to mu mu / tau tau only: four mu/tau leptons with a 50 GeV and a
+  91 GeV pair. Why not the Z re-massed as for ``pp23mt_50``: ZZ production would then re-mass both Z's.
+  MET >= 50 must come from tau decays, so few events pass: sigma 0.48 pb, 0.71 % pass chan2a and 1.4 %
+  chan2b (75-second probes of 3800 events: 27 and 52 passing; 1.2 % and 1.9 % in the 50- and 60-row
+  generations of 4450 and 3100 events); 17 of 27 chan2a events hold an
+  opposite-sign mu mu pair within 12 % of 50 GeV, 11 one near 91 GeV (chan2b: 20 and 16 of 52). Differences: the Z' is a scalar
+  here (its decay angles are isotropic), it never decays to neutrinos (the real Z' does, a third of
+  the time), the four-lepton mass sits above m_Z + 50 GeV instead of near m_Z (on-shell Z -> 4 l
+  cannot happen in a 2 -> 2 process), and the cross section is not the Z' model's;
 * ``chaneut_cha200_neut50`` in 2a and 2b: wino-like chi_1^+- chi_2^0 (200 GeV, ``SUSY:qqbar2chi+-chi0``
   with ``SUSY:idA/idB``) -> W Z + two bino chi_1^0 (50 GeV), hand-written SLHA in
   ``benchmark/generate/data``; W and Z decay freely, since Pythia's sigmaGen does not fold in the
   branching fractions of a sparticle's decay products (forcing W, Z -> leptons left sigma at 1.1 pb
   instead of 0.04). sigma 1.2 pb (LO); 0.4 % pass chan2a, 1.5 % chan2b (20-row probes); median MET
-  in chan2b 107 GeV against WZ's 76. The other three chargino-neutralino mass points and the
-  chargino pairs (chacha) are not made.
+  in chan2b 107 GeV against WZ's 76;
+* the other chargino-neutralino points, same construction and SLHA template
+  (:mod:`benchmark.generate.dm_slha` writes every electroweakino file; only the two masses differ):
+  ``chaneut_cha250_neut150`` in 2a and 2b (sigma 0.51 pb; 0.40 % pass chan2a, 1.9 % chan2b),
+  ``chaneut_cha300_neut100`` in 2a (0.25 pb; 0.77 %), ``chaneut_cha400_neut200`` in 2a (0.077 pb;
+  0.52 %), pass rates from 75-second probes of about 10 000 events each (the 50/60-row generations:
+  0.41 %, 1.6 %, 0.69 %, 0.47 %). At 250/150 the Z from
+  chi_2^0 is barely on shell (100 GeV of mass difference), so its leptons are soft;
+* ``chacha_cha300_neut140``, ``chacha_cha400_neut60``, ``chacha_cha600_neut200`` in 2b only: chargino
+  pairs (``SUSY:qqbar2chi+chi-`` with ``SUSY:idA = idB = 1000024``, i.e. chi_1^+ chi_1^-), each
+  chi_1^+- -> W chi_1^0, W free (sigma 0.125, 0.038 and 0.0059 pb; 0.97 %, 1.3 % and 1.4 % pass
+  chan2b in probes of 7700-11 700 events, 0.78 %, 0.95 % and 1.4 % in the 60-row generations; both leptons must come from the W's, and H_T >= 50 asks for a radiated jet; median MET
+  of the passing events 133, 173 and 192 GeV, against 82 for chaneut_cha250_neut150). The real
+  chacha files' decay chain is not stated in the dataset description beyond "leptons + MET"; via
+  sleptons it would give more leptons per event, so these pass rates are a lower bound on the
+  real ones'. The RPV stop pair ``stlp_st1000`` of chan2b is the one chan2 signal not made.
 """
 from __future__ import annotations
 
@@ -165,8 +204,23 @@ _TTBAR_DILEPTON = (*_TTBAR, *_LEPTONIC_W)
 #: chargino-neutralino (wino-like, 200 GeV) -> W Z + 2 chi_1^0 (50 GeV). W and Z decay freely: they are
 #: sparticle decay products, whose branching fractions Pythia's sigmaGen does not fold in, so forcing
 #: leptonic decays would leave the class's cross section 30 times too large
-_CHANEUT200 = ("SUSY:qqbar2chi+-chi0 = on", "SUSY:idA = 1000024", "SUSY:idB = 1000023",
-               "SLHA:file = @data/chaneut_cha200_neut50.slha", "SLHA:verbose = 0")
+def _chaneut(name: str) -> tuple[str, ...]:
+    """chi_1^+- chi_2^0 (wino-like, mass X) -> W Z + 2 chi_1^0 (mass Y) for signal ``chaneut_chaX_neutY``."""
+    return ("SUSY:qqbar2chi+-chi0 = on", "SUSY:idA = 1000024", "SUSY:idB = 1000023",
+            f"SLHA:file = @data/{name}.slha", "SLHA:verbose = 0")
+
+
+def _chacha(name: str) -> tuple[str, ...]:
+    """chi_1^+ chi_1^- (wino-like, mass X) -> W+ W- + 2 chi_1^0 (mass Y) for signal ``chacha_chaX_neutY``.
+
+    ``SUSY:idA = idB = 1000024`` picks chi_1^+ chi_1^- out of the four chargino-pair processes (only
+    the absolute value of the codes is matched); W decays are free, as for :func:`_chaneut`.
+    """
+    return ("SUSY:qqbar2chi+chi- = on", "SUSY:idA = 1000024", "SUSY:idB = 1000024",
+            f"SLHA:file = @data/{name}.slha", "SLHA:verbose = 0")
+
+
+_CHANEUT200 = _chaneut("chaneut_cha200_neut50")
 #: stand-in for the L_mu - L_tau Z' (50 GeV) with three leptons: W + Z' from quarks, the Z' played by the
 #: Z (id 23) re-massed to 50 GeV and decaying to mu mu / tau tau only, the W to mu nu / tau nu only
 #: (Pythia 8.317 cannot radiate a Z' off a muon; see the module docstring)
@@ -174,6 +228,14 @@ ZPRIME_MASS_GEV = 50.0
 _ZPRIME_W = ("WeakDoubleBoson:ffbar2ZW = on", "WeakZ0:gmZmode = 2",
              f"23:m0 = {ZPRIME_MASS_GEV:g}", "23:mMin = 40.", "23:mMax = 60.",
              "23:onMode = off", "23:onIfAny = 13 15", "24:onMode = off", "24:onIfAny = 13 15")
+#: stand-in for the L_mu - L_tau Z' (50 GeV) with four leptons: Higgs-strahlung q qbar -> Z* -> Z H, the Z'
+#: played by the SM Higgs (id 25) re-massed to 50 GeV whose decays are replaced by mu mu and tau tau with
+#: branching fraction 1/2 each (meMode 100: partial widths from the stored branching ratios, not Pythia's
+#: Yukawa-weighted ones, which would give tau tau 280 times mu mu), the Z (the Drell-Yan pair) decaying to
+#: mu mu / tau tau only (see the module docstring)
+_ZPRIME_HZ = ("HiggsSM:ffbar2HZ = on", f"25:m0 = {ZPRIME_MASS_GEV:g}", "25:mMin = 40.", "25:mMax = 60.",
+              "25:oneChannel = 1 0.5 100 13 -13", "25:addChannel = 1 0.5 100 15 -15",
+              "23:onMode = off", "23:onIfAny = 13 15")
 
 
 def _sqsq(slha: str) -> tuple[str, ...]:
@@ -201,6 +263,14 @@ _CLASSES: dict[str, tuple[tuple[str, ...], str]] = {
                                     "Z' -> mu mu / tau tau, W -> mu nu / tau nu"),
     "chan2a/chaneut_cha200_neut50": (_CHANEUT200, "chargino-neutralino_2 (200 GeV) -> W Z chi_1^0 chi_1^0 (50 GeV), "
                                                   "SLHA spectrum in the repository"),
+    "chan2a/pp24mt_50": (_ZPRIME_HZ, "stand-in for the L_mu - L_tau Z' (50 GeV), 4 leptons: Z + Z' (Higgs-strahlung "
+                                     "with the Higgs re-massed), Z' -> mu mu / tau tau, Z -> mu mu / tau tau"),
+    "chan2a/chaneut_cha250_neut150": (_chaneut("chaneut_cha250_neut150"),
+                                      "chargino-neutralino_2 (250 GeV) -> W Z chi_1^0 chi_1^0 (150 GeV)"),
+    "chan2a/chaneut_cha300_neut100": (_chaneut("chaneut_cha300_neut100"),
+                                      "chargino-neutralino_2 (300 GeV) -> W Z chi_1^0 chi_1^0 (100 GeV)"),
+    "chan2a/chaneut_cha400_neut200": (_chaneut("chaneut_cha400_neut200"),
+                                      "chargino-neutralino_2 (400 GeV) -> W Z chi_1^0 chi_1^0 (200 GeV)"),
     # chan2b: >= 2 leptons, MET >= 50, H_T >= 50
     "chan2b/ttbar": (_TTBAR_DILEPTON, "ttbar, both W -> l nu"),
     "chan2b/ww": (_WW, "WW -> l nu l nu"),
@@ -210,6 +280,15 @@ _CLASSES: dict[str, tuple[tuple[str, ...], str]] = {
     "chan2b/gluino_1000.0_neutralino_1.0": (_GLUINO1000, "gluino pairs (1 TeV) -> t tbar chi_1^0 (1 GeV)"),
     "chan2b/pp23mt_50": (_ZPRIME_W, "stand-in for the L_mu - L_tau Z' (50 GeV), 3 leptons: W + Z' from quarks"),
     "chan2b/chaneut_cha200_neut50": (_CHANEUT200, "chargino-neutralino_2 (200 GeV) -> W Z chi_1^0 chi_1^0 (50 GeV)"),
+    "chan2b/pp24mt_50": (_ZPRIME_HZ, "stand-in for the L_mu - L_tau Z' (50 GeV), 4 leptons: Z + Z' (Higgs-strahlung)"),
+    "chan2b/chaneut_cha250_neut150": (_chaneut("chaneut_cha250_neut150"),
+                                      "chargino-neutralino_2 (250 GeV) -> W Z chi_1^0 chi_1^0 (150 GeV)"),
+    "chan2b/chacha_cha300_neut140": (_chacha("chacha_cha300_neut140"),
+                                     "chargino pairs (300 GeV) -> W+ W- chi_1^0 chi_1^0 (140 GeV)"),
+    "chan2b/chacha_cha400_neut60": (_chacha("chacha_cha400_neut60"),
+                                    "chargino pairs (400 GeV) -> W+ W- chi_1^0 chi_1^0 (60 GeV)"),
+    "chan2b/chacha_cha600_neut200": (_chacha("chacha_cha600_neut200"),
+                                     "chargino pairs (600 GeV) -> W+ W- chi_1^0 chi_1^0 (200 GeV)"),
     # chan3: MET >= 100, H_T >= 600
     "chan3/njets": ((*_NJETS, _pthat(200.0)), "QCD multijets, pTHat > 200 GeV"),
     "chan3/ttbar": ((*_TTBAR, _pthat(200.0)), "ttbar, pTHat > 200 GeV"),
@@ -232,8 +311,10 @@ BACKGROUND_PROCESSES: dict[str, tuple[str, ...]] = {
 }
 SIGNALS: dict[str, tuple[str, ...]] = {
     "chan1": ("glgl1600_neutralino800", "sqsq_sq1800_neut800", "monojet_Zp2000.0_DM_50.0"),
-    "chan2a": ("gluino_1000.0_neutralino_1.0", "pp23mt_50", "chaneut_cha200_neut50"),
-    "chan2b": ("gluino_1000.0_neutralino_1.0", "pp23mt_50", "chaneut_cha200_neut50"),
+    "chan2a": ("gluino_1000.0_neutralino_1.0", "pp23mt_50", "pp24mt_50", "chaneut_cha200_neut50",
+               "chaneut_cha250_neut150", "chaneut_cha300_neut100", "chaneut_cha400_neut200"),
+    "chan2b": ("gluino_1000.0_neutralino_1.0", "pp23mt_50", "pp24mt_50", "chaneut_cha200_neut50",
+               "chaneut_cha250_neut150", "chacha_cha300_neut140", "chacha_cha400_neut60", "chacha_cha600_neut200"),
     "chan3": ("glgl1600_neutralino800", "sqsq_sq1800_neut800", "monojet_Zp2000.0_DM_50.0",
               "gluino_1000.0_neutralino_1.0"),
 }
@@ -257,8 +338,8 @@ DARKMACHINES = Recipe(
            "Delphes ATLAS card by the parametric detector with a low-side jet-response tail (atlas-dm), "
            "fitted so that multijets (fake MET) make up the real chan1 share; b-tags by truth matching "
            "(70 % / 11 % / 0.3 %). The monojet signal is an ADD graviton + jet stand-in, the chan2 "
-           "L_mu - L_tau Z' (pp23mt_50) a W + Z re-massed to 50 GeV decaying to mu/tau only (see the "
-           "module docstring)."),
+           "L_mu - L_tau Z' stand-ins a W + Z (pp23mt_50) and a Z + H (pp24mt_50) with the Z, resp. H, "
+           "re-massed to 50 GeV and decaying to mu/tau only (see the module docstring)."),
 )
 
 DM_RECIPES: dict[str, Recipe] = {DARKMACHINES.name: DARKMACHINES}
