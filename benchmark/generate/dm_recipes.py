@@ -39,7 +39,7 @@ events that pass (1000-event probes, MPI off) are in brackets:
   the >= 4-jet requirement, met only through the shower here, is what makes the rates low;
 * the minor processes (together 1.1 % of the real chan1 background: singletop + singletopbar 5,
   ww 4, ttbarHiggs 1, gam_jets 1 of 1000 events). Pass rates and selected cross sections from
-  time-boxed probes (about 35 000-50 000 generated events each, seed 11, MPI off); a probe with a
+  time-boxed probes (35 000-50 000 generated events each, seed 11, MPI off; ttbarHiggs 7300); a probe with a
   lower cut checks that the generation cut loses nothing measurable:
 
   - ``singletop``: t- and s-channel single top *and* antitop (``Top:qq2tq(t:W)``,
@@ -55,7 +55,8 @@ events that pass (1000-event probes, MPI off) are in brackets:
     of 11 passing events below 184 GeV (173);
   - ``ttbarHiggs``: ttbar + H (125 GeV), ``HiggsSM:gg2Httbar`` and ``qqbar2Httbar``, free decays,
     *no* generation cut (in a 2 -> 3 process ``pTHatMin`` would cut t, tbar and H alike):
-    1.3 %, 0.0047 +- 0.0005 pb (sigmaGen 0.35 pb; 7300 events);
+    1.0 %, 0.0037 +- 0.0003 pb (sigmaGen 0.35 pb; 188 passing of 18 000 events in three runs
+    with different seeds: 1.3, 1.0 and 0.8 %, the last the shipped sample's pilot);
   - ``gam_jets``: prompt photon + jet (``PromptPhoton:*``), pTHat > 250 GeV. Its MET is fake, like
     the multijets', so it is re-smeared the same way (``NJETS_RESMEAR`` = 100 tail draws per
     event, draws passing without the tail left out): 4.3e-5 per draw (0.43 rows per 100
@@ -64,10 +65,10 @@ events that pass (1000-event probes, MPI off) are in brackets:
 
   Pythia's leading-order 2 -> 2 (2 -> 3 for ttH) with shower-only extra jets makes them rarer
   than in the real file: per 864 multijet events (5.6 pb) these rates give singletop 2.2 (real 5),
-  ww 0.65 (real 4), ttbarHiggs 0.7 (real 1), gam_jets 0.12 (real 1). The 300-row shipped sample
+  ww 0.65 (real 4), ttbarHiggs 0.6 (real 1), gam_jets 0.12 (real 1). The 300-row shipped sample
   therefore holds few or none of them; they are in every mixture's meta with their cross sections,
   and a larger ``--events`` brings them in. A 50-row pilot of each costs at most about 23 000 generated events
-  (ww; singletop 21 000, photon + jets 12 000, ttH 3800), a minute or two on one core, so they
+  (ww; singletop 21 000, photon + jets 13 500, ttH 6500: the shipped sample's pilots), a minute or two on one core, so they
   need no smaller pilot;
 * ``glgl1600_neutralino800``: gluino pairs (1.6 TeV) -> q qbar chi_1^0 (800 GeV) (about 20 %);
 * ``sqsq_sq1800_neut800``: first/second-generation squark pairs (1.8 TeV) -> q chi_1^0 (800 GeV)
