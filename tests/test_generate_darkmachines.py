@@ -346,6 +346,27 @@ def test_shipped_process_mix_matches_the_real_chan1():
     assert sum(counts.get(p, 0) for p in MINOR) == sum(procs[p]["rows"] for p in MINOR) <= 6
 
 
+def test_shipped_mixture_order_is_recorded_and_reproduces_the_process_codes():
+    """The meta's dicts are stored sorted by name; the mixing order needs the recorded process order."""
+    from benchmark.generate.dm_recipes import BACKGROUND_PROCESSES
+    from benchmark.generate.dm_samples import _recipe_order
+    from benchmark.sources.darkmachines import process_code
+
+    bkg = _sample("background")
+    mix = bkg.meta["mixture"]
+    order = mix["process_order"]
+    assert order == list(BACKGROUND_PROCESSES["chan1"]) == _recipe_order("chan1", mix["processes"])
+
+    def codes(names: list[str]) -> np.ndarray:
+        proc, _ = mixture_order({p: mix["processes"][p]["rows"] for p in names}, bkg.meta["seed"], "chan1")
+        return np.array([process_code(names[i]) for i in proc])
+
+    np.testing.assert_array_equal(codes(order), bkg["process_code"])
+    assert not np.array_equal(codes(sorted(order)), bkg["process_code"])  # name order would misplace rows
+    with pytest.raises(ValueError, match="mixing order is unknown"):
+        _recipe_order("chan1", {**mix["processes"], "wtop": {}})
+
+
 def _min_dphi_met_jets(es_objects: np.ndarray, mask: np.ndarray, met: np.ndarray, n: int = 4) -> np.ndarray:
     """Smallest |dphi| between the MET and the n leading jets of each event."""
     code = es_objects[..., 0]
