@@ -23,7 +23,7 @@ events that pass (1000-event probes, MPI off) are in brackets:
   fraction, so each generated event is measured once and its jet-response tail drawn
   ``NJETS_RESMEAR`` = 100 times (rebalance-and-smear style): every passing draw is one row standing
   for 1/100 of an event (2.6 rows per 100 generated events). Rows of one event are correlated
-  (the shipped sample: 248 multijet rows from 219 events, at most 3 from one); their number is
+  (the shipped sample: 247 multijet rows from about 219 events, at most 3 from one); their number is
   what the cross section needs. An event that passes *without* a tail (MET from neutrinos of
   heavy-flavour decays) would pass nearly every draw and appear as up to 100 identical rows (the
   generation benchmark met one such event in 250), so such events are left out
