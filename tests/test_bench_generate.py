@@ -14,6 +14,7 @@ import os
 import pytest
 
 from benchmark.generate import RECIPES
+from benchmark.generate.dm_recipes import RESMEARED_CLASSES
 
 ROWS = int(os.environ.get("LHCAD_BENCH_ROWS", "3"))
 CASES = [(name, cls) for name in sorted(RECIPES) for cls in RECIPES[name].classes]
@@ -40,12 +41,24 @@ def test_generation_rate(benchmark, recipe, cls):
     })
 
 
-def test_multijet_resmear_rate(benchmark):
-    """Dark Machines chan1 multijets: rows/s with K tail draws per event beside one draw (reference).
+def test_generation_cases_cover_every_dark_machines_process():
+    """Every background process and signal of every channel has a generation-rate case."""
+    from benchmark.generate.dm_recipes import BACKGROUND_PROCESSES, channel_classes
+
+    for channel in BACKGROUND_PROCESSES:
+        assert {("darkmachines", c) for c in channel_classes(channel)} <= set(CASES), channel
+    assert ("darkmachines", "chan1/gam_jets") in CASES and ("darkmachines", "chan1/ttbarHiggs") in CASES
+
+
+@pytest.mark.parametrize("cls", RESMEARED_CLASSES)
+def test_multijet_resmear_rate(benchmark, cls):
+    """Dark Machines re-smeared classes (chan1 multijets, photon + jets): rows/s with K tail draws per
+    event beside one draw (reference).
 
     The same Pythia batches go through ``process_batch`` with the recipe's K and with K = 1. The
     reference's expected rows are (passing draws / K) per event, measured on the K draws, because
-    one draw per event passes too rarely (about 3e-4) to count in seconds.
+    one draw per event passes too rarely (about 3e-4 of the multijets, 4e-5 of the photon + jet
+    events) to count in seconds.
     """
     pytest.importorskip("pythia8mc")
     import dataclasses
@@ -55,7 +68,7 @@ def test_multijet_resmear_rate(benchmark):
 
     from benchmark.generate.pythia import _ChargeTable, chunk_seeds, make_pythia, process_batch
 
-    recipe, cls = RECIPES["darkmachines"], "chan1/njets"
+    recipe = RECIPES["darkmachines"]
     k = recipe.classes[cls].resmear
     single = dataclasses.replace(recipe, classes={cls: dataclasses.replace(recipe.classes[cls], resmear=1)})
     py = make_pythia(recipe, cls, chunk_seeds(recipe.name, 1, cls, 0)[0])

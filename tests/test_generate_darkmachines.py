@@ -154,6 +154,9 @@ def test_resmeared_class_counts_every_draw_in_the_efficiency():
 
     spec = DARKMACHINES.classes["chan1/njets"]
     assert spec.resmear == NJETS_RESMEAR > 1 and DARKMACHINES.classes["chan1/ttbar"].resmear == 1
+    # photon + jets' MET is fake too in chan1; the neutrino-MET processes are drawn once
+    assert DARKMACHINES.classes["chan1/gam_jets"].resmear == NJETS_RESMEAR
+    assert all(DARKMACHINES.classes[f"chan1/{p}"].resmear == 1 for p in ("singletop", "ww", "ttbarHiggs", "w_jets"))
     assert DARKMACHINES.classes["chan3/njets"].resmear == 1  # chan3 passes often without the tail
     metas = [{"n_rows": 10, "n_generated": 1000, "n_passed": 12, "sigma_gen_mb": 2e-5, "pythia_seed": 1,
               "versions": {}}]
@@ -351,17 +354,76 @@ def test_shipped_background_is_dominated_by_multijets():
     assert counts["ttbar"] > counts["w_jets"] >= counts["z_jets"] > 0
 
 
+#: real chan1 processes that Pythia 8.317 cannot make (no tW, no ttbar + photon process), and the real
+#: files' name for the antitop half of our ``singletop`` (Pythia makes t and tbar in one process)
+NOT_MADE = {"wtop", "wtopbar", "ttbarGam"}
+MINOR = ("singletop", "ww", "ttbarHiggs", "gam_jets")
+
+
+def test_chan1_processes_carry_the_real_files_names():
+    """Every generated chan1 background process is one the real file names, so its process code matches."""
+    from benchmark.generate.dm_recipes import BACKGROUND_PROCESSES
+    from benchmark.sources.darkmachines import process_code
+
+    ours = set(BACKGROUND_PROCESSES["chan1"])
+    assert ours == {"njets", "ttbar", "w_jets", "z_jets", *MINOR}
+    real = _real_process_counts()
+    assert ours <= set(real)
+    # what the real file holds beyond ours: the antitop half of single top and the processes Pythia lacks
+    assert set(real) - ours == NOT_MADE | {"singletopbar"}
+    assert sum(real[p] for p in NOT_MADE) / sum(real.values()) < 0.02  # 1.6 % of the real chan1
+    codes = {process_code(p) for p in real}
+    assert len(codes) == len(real) and {process_code(p) for p in ours} <= codes
+
+
 def test_shipped_process_mix_matches_the_real_chan1():
-    counts = _process_counts(_sample("background"))
+    bkg = _sample("background")
+    counts = _process_counts(bkg)
     real = _real_process_counts()
     gen = {p: counts.get(p, 0) for p in ("njets", "ttbar", "w_jets", "z_jets")}
     ref = {p: real.get(p, 0) for p in gen}
     assert max(real, key=real.get) == "njets"
-    # multijet share among the processes both hold (real: 864 of 973 = 0.89), within the binomial spread of
-    # 300 generated events and the pilot's cross-section error
+    # multijet share among the four main processes (real: 864 of 973 = 0.89), within the binomial spread
+    # of 300 generated events and the pilot's cross-section error
     share = gen["njets"] / sum(gen.values())
     assert share == pytest.approx(ref["njets"] / sum(ref.values()), abs=0.08)
     assert ref["ttbar"] > ref["w_jets"] > ref["z_jets"] and gen["ttbar"] > gen["z_jets"]
+    # the minor processes are mixed by their measured cross sections: each was piloted and passes, and
+    # together they stay a small share as in the real file (1.1 %: singletop(bar) 5, ww 4, ttH 1, gamma 1);
+    # Pythia's LO 2 -> 2 with shower jets makes them rarer (about 0.4 %), too few for rows in 300 events
+    procs = bkg.meta["mixture"]["processes"]
+    assert set(procs) == {"njets", "ttbar", "w_jets", "z_jets", *MINOR}
+    sigma = {p: v["sigma_selected_pb"] for p, v in procs.items()}
+    assert all(sigma[p] > 0 for p in MINOR)
+    minor = sum(sigma[p] for p in MINOR) / sum(sigma.values())
+    real_minor = (sum(real.get(p, 0) for p in MINOR) + real.get("singletopbar", 0)) / sum(real.values())
+    assert real_minor == pytest.approx(0.011)
+    assert real_minor / 6 < minor < 2 * real_minor
+    # single top (t and tbar) leads the minor processes in both; each stays below Z(nu nu) + jets
+    assert max(MINOR, key=sigma.get) == "singletop"
+    assert all(sigma[p] < sigma["z_jets"] for p in MINOR)
+    assert sum(counts.get(p, 0) for p in MINOR) == sum(procs[p]["rows"] for p in MINOR) <= 6
+
+
+def test_shipped_mixture_order_is_recorded_and_reproduces_the_process_codes():
+    """The meta's dicts are stored sorted by name; the mixing order needs the recorded process order."""
+    from benchmark.generate.dm_recipes import BACKGROUND_PROCESSES
+    from benchmark.generate.dm_samples import _recipe_order
+    from benchmark.sources.darkmachines import process_code
+
+    bkg = _sample("background")
+    mix = bkg.meta["mixture"]
+    order = mix["process_order"]
+    assert order == list(BACKGROUND_PROCESSES["chan1"]) == _recipe_order("chan1", mix["processes"])
+
+    def codes(names: list[str]) -> np.ndarray:
+        proc, _ = mixture_order({p: mix["processes"][p]["rows"] for p in names}, bkg.meta["seed"], "chan1")
+        return np.array([process_code(names[i]) for i in proc])
+
+    np.testing.assert_array_equal(codes(order), bkg["process_code"])
+    assert not np.array_equal(codes(sorted(order)), bkg["process_code"])  # name order would misplace rows
+    with pytest.raises(ValueError, match="mixing order is unknown"):
+        _recipe_order("chan1", {**mix["processes"], "wtop": {}})
 
 
 def _min_dphi_met_jets(es_objects: np.ndarray, mask: np.ndarray, met: np.ndarray, n: int = 4) -> np.ndarray:
@@ -469,6 +531,29 @@ def test_chan3_generates_with_multijets_and_its_cuts(tmp_path):
     for name in dm_samples.SIGNALS["chan3"]:
         es = EventSet.load(files[f"chan3/{name}"])
         assert dm.channel_mask(es["objects"], es["objects_mask"], es["met"], "chan3").all()
+
+
+@pytest.mark.slow
+def test_chan1_minor_processes_pass_the_cuts_with_their_own_signatures():
+    """Single top, WW, ttbar + H and photon + jets make chan1 rows; photon + jets' MET is the jet tail's."""
+    pytest.importorskip("pythia8mc")
+    from benchmark.generate import generate_chunk
+    from benchmark.sources.darkmachines import process_code
+
+    rows = {}
+    for p in MINOR:
+        res = generate_chunk("darkmachines", f"chan1/{p}", 0, 4, 3)
+        a = res.arrays
+        assert len(a["met"]) == 4 and dm.channel_mask(a["objects"], a["objects_mask"], a["met"], "chan1").all(), p
+        assert (a["process_code"] == process_code(p)).all()
+        rows[p] = a
+    code = {p: a["objects"][..., 0] for p, a in rows.items()}
+    # ttbar + H and single top carry b quarks from the top decays: b-tags in most events
+    for p in ("ttbarHiggs", "singletop"):
+        assert ((rows[p]["objects_mask"] & (code[p] == OBJECT_TYPES["b"])).sum(axis=1) >= 1).mean() >= 0.5, p
+    # photon + jets: no neutrino, the fake MET lies along a jet measured low
+    g = rows["gam_jets"]
+    assert (_min_dphi_met_jets(g["objects"], g["objects_mask"], g["met"]) < 0.5).all()
 
 
 # -- validation ------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ Look-alike of the Dark Machines unsupervised-challenge data (arXiv:2105.14027; 1
 8.2 + Delphes ATLAS card, no pile-up). Here every process is Pythia 8 alone (default tune, MPI off
 for speed, leading-order 2 -> 2 matrix elements, extra jets from the shower) and the objects are
 rebuilt by :mod:`benchmark.generate.darkmachines`. Classes are named ``<channel>/<process>``; the
-background processes keep the real files' process names (``ttbar``, ``w_jets``, ``z_jets``) so
-that the ``process_code`` of a generated event equals the real one's.
+background processes keep the real files' process names (``njets``, ``ttbar``, ``w_jets``,
+``z_jets``, ``singletop``, ``ww``, ``ttbarHiggs``, ``gam_jets``) so that the ``process_code`` of a
+generated event equals the real one's.
 
 chan1 (MET >= 200, H_T >= 600, MET/H_T >= 0.2, >= 4 jets with pT > 50 and one > 200 GeV).
 Generation cuts (``PhaseSpace:pTHatMin``) keep the selection efficient; the fractions of generated
@@ -22,7 +23,7 @@ events that pass (1000-event probes, MPI off) are in brackets:
   fraction, so each generated event is measured once and its jet-response tail drawn
   ``NJETS_RESMEAR`` = 100 times (rebalance-and-smear style): every passing draw is one row standing
   for 1/100 of an event (2.6 rows per 100 generated events). Rows of one event are correlated
-  (the shipped sample: 248 multijet rows from 219 events, at most 3 from one); their number is
+  (the shipped sample: 247 multijet rows from about 219 events, at most 3 from one); their number is
   what the cross section needs. An event that passes *without* a tail (MET from neutrinos of
   heavy-flavour decays) would pass nearly every draw and appear as up to 100 identical rows (the
   generation benchmark met one such event in 250), so such events are left out
@@ -36,6 +37,39 @@ events that pass (1000-event probes, MPI off) are in brackets:
 * ``z_jets``: Z + jet, Z -> nu nu, pTHat > 250 GeV (0.8 %); MET >= 200 needs a boson pT of about
   200 GeV or more, so the 250 GeV cut loses the events near the threshold (not measured);
   the >= 4-jet requirement, met only through the shower here, is what makes the rates low;
+* the minor processes (together 1.1 % of the real chan1 background: singletop + singletopbar 5,
+  ww 4, ttbarHiggs 1, gam_jets 1 of 1000 events). Pass rates and selected cross sections from
+  time-boxed probes (35 000-50 000 generated events each, seed 11, MPI off; ttbarHiggs 7300); a probe with a
+  lower cut checks that the generation cut loses nothing measurable:
+
+  - ``singletop``: t- and s-channel single top *and* antitop (``Top:qq2tq(t:W)``,
+    ``Top:ffbar2tqbar(s:W)``; the real files split them into ``singletop`` and ``singletopbar``,
+    here both are ``singletop``), pTHat > 200 GeV: 0.24 %, 0.014 +- 0.002 pb (sigmaGen 5.9 pb).
+    With pTHat > 100 GeV: 0.020 +- 0.005 pb, and none of its 19 passing events had pTHat below
+    264 GeV;
+  - ``ww``: WW with both W decaying freely (``WeakDoubleBoson:ffbar2WW``). Three of the real file's
+    four chan1 ww events hold no lepton: the MET comes from a W -> l nu / tau nu whose lepton is
+    lost or a tau, the jets from the other W -> q q' and radiation; so no decay is forced (chan2b's
+    ``ww`` forces both W -> l nu). MET >= 200 needs a W of pT >~ 200 GeV: pTHat > 150 GeV,
+    0.22 %, 0.0042 +- 0.0004 pb (sigmaGen 1.9 pb); with pTHat > 50 GeV 0.0054 +- 0.0016 pb, one
+    of 11 passing events below 184 GeV (173);
+  - ``ttbarHiggs``: ttbar + H (125 GeV), ``HiggsSM:gg2Httbar`` and ``qqbar2Httbar``, free decays,
+    *no* generation cut (in a 2 -> 3 process ``pTHatMin`` would cut t, tbar and H alike):
+    1.0 %, 0.0037 +- 0.0003 pb (sigmaGen 0.35 pb; 188 passing of 18 000 events in three runs
+    with different seeds: 1.3, 1.0 and 0.8 %, the last the shipped sample's pilot);
+  - ``gam_jets``: prompt photon + jet (``PromptPhoton:*``), pTHat > 250 GeV. Its MET is fake, like
+    the multijets', so it is re-smeared the same way (``NJETS_RESMEAR`` = 100 tail draws per
+    event, draws passing without the tail left out): 4.3e-5 per draw (0.43 rows per 100
+    generated events), 7.7e-4 +- 0.6e-4 pb (sigmaGen 17.7 pb). With pTHat > 150 GeV
+    7.2e-4 +- 1.6e-4 pb and no passing event below 288 GeV.
+
+  Pythia's leading-order 2 -> 2 (2 -> 3 for ttH) with shower-only extra jets makes them rarer
+  than in the real file: per 864 multijet events (5.6 pb) these rates give singletop 2.2 (real 5),
+  ww 0.65 (real 4), ttbarHiggs 0.6 (real 1), gam_jets 0.12 (real 1). The 300-row shipped sample
+  therefore holds few or none of them; they are in every mixture's meta with their cross sections,
+  and a larger ``--events`` brings them in. A 50-row pilot of each costs at most about 23 000 generated events
+  (ww; singletop 21 000, photon + jets 13 500, ttH 6500: the shipped sample's pilots), a minute or two on one core, so they
+  need no smaller pilot;
 * ``glgl1600_neutralino800``: gluino pairs (1.6 TeV) -> q qbar chi_1^0 (800 GeV) (about 20 %);
 * ``sqsq_sq1800_neut800``: first/second-generation squark pairs (1.8 TeV) -> q chi_1^0 (800 GeV)
   (25 %). Both SUSY signals read a hand-written SLHA spectrum in ``benchmark/generate/data``
@@ -49,8 +83,10 @@ events that pass (1000-event probes, MPI off) are in brackets:
   same final state, an invisible system recoiling against a hard jet (9 % pass; median MET 660 GeV,
   real monojet 550). Its cross section is not the Z' model's.
 
-chan1 leaves out single top, W t, dibosons, gamma + jets and ttbar + X (together 3 % of the real
-chan1 background): with four jets asked of them their rates are too small to pilot in minutes.
+chan1 leaves out W t (``wtop`` / ``wtopbar``, 14 of the real file's 1000 events, 1.4 %) and
+ttbar + photon (``ttbarGam``, 2 events): Pythia 8.317 has neither process (its ``Top:*`` processes
+are ttbar and t- and s-channel single top only; no ttbar gamma matrix element). The real chan1
+background holds no other process (njets 864, ttbar 58, w_jets 36, z_jets 15 of 1000).
 
 The other channels (selection efficiencies from 5-row probes, the generation benchmark's):
 
@@ -182,11 +218,12 @@ _MONOJET = ("ExtraDimensionsLED:monojet = on", "ExtraDimensionsLED:n = 2", "Extr
             "5000039:m0 = 1200.", "5000039:mWidth = 1000.", "5000039:mMin = 1.", "5000039:mMax = 13990.")
 #: re-smearings of the jet-response tail per generated multijet event (see ProcessSpec.resmear)
 NJETS_RESMEAR = 100
-#: classes whose jet-response tail is re-drawn ``NJETS_RESMEAR`` times per event: chan1's multijets, whose
-#: every passing event needs the tail (none of 11450 passed without it). Not chan3's multijets and photon +
-#: jets: MET >= 100 without a MET/H_T cut is sometimes passed without the tail, and those events would
-#: repeat in every draw; one draw per event (8e-4 of the multijets pass) is efficient enough there
-RESMEARED_CLASSES = ("chan1/njets",)
+#: classes whose jet-response tail is re-drawn ``NJETS_RESMEAR`` times per event: chan1's multijets and
+#: photon + jets, whose MET is fake (none of 11450 multijet events passed without the tail; one draw per
+#: event would pass 3e-4 of the multijets and 4e-5 of the photon + jet events). Not chan3's multijets and
+#: photon + jets: MET >= 100 without a MET/H_T cut is sometimes passed without the tail, and those events
+#: would repeat in every draw; one draw per event (8e-4 of the multijets pass) is efficient enough there
+RESMEARED_CLASSES = ("chan1/njets", "chan1/gam_jets")
 
 _LEPTONIC_W = ("24:onMode = off", "24:onIfAny = 11 13 15")
 _LEPTONIC_Z = ("23:onMode = off", "23:onIfAny = 11 13 15")
@@ -196,6 +233,12 @@ _WZ = ("WeakDoubleBoson:ffbar2ZW = on", "WeakZ0:gmZmode = 2", *_LEPTONIC_W, *_LE
 _ZZ = ("WeakDoubleBoson:ffbar2gmZgmZ = on", "WeakZ0:gmZmode = 2", "23:onMode = off", "23:onIfAny = 11 12 13 14 15 16")
 _ZLL = ("WeakBosonAndParton:qqbar2gmZg = on", "WeakBosonAndParton:qg2gmZq = on", "WeakZ0:gmZmode = 2", *_LEPTONIC_Z)
 _GAMJETS = ("PromptPhoton:qg2qgamma = on", "PromptPhoton:qqbar2ggamma = on", "PromptPhoton:gg2ggamma = on")
+#: chan1's WW: both W decay freely (the real chan1 ww events are mostly all-jet with MET, three of four
+#: without a lepton: one W -> l nu / tau nu with the lepton lost or a tau, the other -> q q')
+_WW_FREE = ("WeakDoubleBoson:ffbar2WW = on",)
+#: ttbar + Higgs (125 GeV), everything decaying freely; no pTHat cut: in a 2 -> 3 process
+#: PhaseSpace:pTHatMin would cut the pT of t, tbar *and* H alike
+_TTH = ("HiggsSM:gg2Httbar = on", "HiggsSM:qqbar2Httbar = on")
 _GLGL1600 = ("SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on",
              "SLHA:file = @data/glgl1600_neutralino800.slha", "SLHA:verbose = 0")
 _GLUINO1000 = ("SUSY:gg2gluinogluino = on", "SUSY:qqbar2gluinogluino = on",
@@ -250,6 +293,11 @@ _CLASSES: dict[str, tuple[tuple[str, ...], str]] = {
     "chan1/ttbar": ((*_TTBAR, _pthat(200.0)), "ttbar, pTHat > 200 GeV"),
     "chan1/w_jets": ((*_WJETS, _pthat(250.0)), "W + jet, W -> l nu, pTHat > 250 GeV"),
     "chan1/z_jets": ((*_ZNUNU, _pthat(250.0)), "Z + jet, Z -> nu nu, pTHat > 250 GeV"),
+    "chan1/singletop": ((*_SINGLETOP, _pthat(200.0)), "single top and antitop, t- and s-channel, pTHat > 200 GeV"),
+    "chan1/ww": ((*_WW_FREE, _pthat(150.0)), "WW, free decays, pTHat > 150 GeV"),
+    "chan1/ttbarHiggs": (_TTH, "ttbar + H (125 GeV), free decays, no generation cut"),
+    "chan1/gam_jets": ((*_GAMJETS, _pthat(250.0)),
+                       f"photon + jet, pTHat > 250 GeV, {NJETS_RESMEAR} jet-tail draws per event"),
     "chan1/glgl1600_neutralino800": (_GLGL1600, "gluino pairs (1.6 TeV) -> q qbar chi_1^0 (800 GeV), SLHA spectrum in the repository"),
     "chan1/sqsq_sq1800_neut800": (_sqsq("sqsq_sq1800_neut800.slha"),
                                   "squark pairs (1.8 TeV) -> q chi_1^0 (800 GeV), SLHA spectrum in the repository"),
@@ -304,7 +352,7 @@ _CLASSES: dict[str, tuple[tuple[str, ...], str]] = {
 
 #: which classes of a channel are backgrounds (mixed into ``<channel>/background``)
 BACKGROUND_PROCESSES: dict[str, tuple[str, ...]] = {
-    "chan1": ("njets", "ttbar", "w_jets", "z_jets"),
+    "chan1": ("njets", "ttbar", "w_jets", "z_jets", "singletop", "ww", "ttbarHiggs", "gam_jets"),
     "chan2a": ("wz", "zz"),
     "chan2b": ("ttbar", "ww", "wz", "zz", "z_jets"),
     "chan3": ("njets", "ttbar", "w_jets", "z_jets", "singletop", "gam_jets"),

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.generate.dm_recipes import DARKMACHINES, LUMINOSITY_FB, SIGNALS, channel_classes
+from benchmark.generate.dm_recipes import BACKGROUND_PROCESSES, DARKMACHINES, LUMINOSITY_FB, SIGNALS, channel_classes
 
 DATASET = "darkmachines"
 
@@ -109,7 +109,9 @@ def mix_background(channel: str, process_files: Mapping[str, Path], counts: Mapp
                                       "recipe_fingerprint": metas[p].get("recipe_fingerprint"),
                                       "n_generated": metas[p].get("n_generated"),
                                       "efficiency": metas[p].get("efficiency")} for p in procs},
-                    "order": "benchmark.generate.dm_samples.mixture_order(counts, seed, channel)"},
+                    "order": "benchmark.generate.dm_samples.mixture_order(counts, seed, channel)",
+                    # the order of counts that mixture_order used (the meta's dicts are stored sorted by name)
+                    "process_order": procs},
         "expected_events": expected,
         "process_names": {str(process_code(p)): p for p in procs},
         "process_counts": {p: int(counts[p]) for p in procs},
@@ -183,6 +185,15 @@ def generate_channel(channel: str, events: int, *, signal_events: int | None = N
     return out
 
 
+def _recipe_order(channel: str, procs: Mapping[str, Any]) -> list[str]:
+    """The mixing order of a background written before its meta recorded one: the recipe's process order."""
+    known = [p for p in BACKGROUND_PROCESSES[channel] if p in procs]
+    if len(known) != len(procs):
+        raise ValueError(f"{channel} background mixes {sorted(procs)}, the recipe lists {BACKGROUND_PROCESSES[channel]}: "
+                         "its mixing order is unknown")
+    return known
+
+
 def regenerate_rows(meta: Mapping[str, Any], cls: str, n_rows: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(row positions, arrays) that regenerating a written class from its recipe and seed must match.
 
@@ -199,7 +210,8 @@ def regenerate_rows(meta: Mapping[str, Any], cls: str, n_rows: int) -> tuple[np.
         return np.arange(n_rows), arrays
     channel = meta["channel"]
     procs = meta["mixture"]["processes"]
-    counts = {p: int(v["rows"]) for p, v in procs.items()}
+    order = meta["mixture"].get("process_order") or _recipe_order(channel, procs)
+    counts = {p: int(procs[p]["rows"]) for p in order}
     proc, row = mixture_order(counts, seed, channel)
     positions, pieces = [], []
     for i, p in enumerate(counts):
