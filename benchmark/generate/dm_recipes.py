@@ -63,12 +63,14 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
 * chan3 (MET >= 100, H_T >= 600; 8.02 fb^-1): ``njets`` (pTHat > 200), ``ttbar`` (pTHat > 200),
   ``w_jets`` and ``z_jets`` (pTHat > 250), ``singletop`` (t- and s-channel, pTHat > 200; Pythia has
   no tW process), ``gam_jets`` (prompt photon + jet, pTHat > 250). Pass fractions and sigma x eff
-  of a 500-row background (the recipe's seed; 50-row pilots, njets 500 rows from 306 550 events):
-  njets 0.16 % (98 pb), ttbar 5.4 % (3.5 pb), w_jets 7.1 % (1.2 pb), z_jets 7.4 % (0.35 pb),
-  singletop 3.2 % (0.19 pb), gam_jets 0.13 % (0.023 pb). The mixture is 474 njets, 17 ttbar,
-  6 w_jets, 2 z_jets, 1 singletop and 0 gam_jets rows, and its expected yield, 0.83 million events
-  in 8.02 fb^-1, is 9.7 % of the real file's 8 544 111 (leading-order 2 -> 2, no K-factors, no
-  multi-leg matrix elements; the real process mix of chan3 is not in our reference files). Multijets and photon + jets draw the jet-response
+  of a 1000-row background (the recipe's seed; 50-row pilots, njets 1000 rows from 640 850 events,
+  27 minutes on one loaded core): njets 0.16 % (94 pb), ttbar 5.4 % (3.5 pb), w_jets 7.1 % (1.2 pb),
+  z_jets 7.4 % (0.35 pb), singletop 3.2 % (0.19 pb), gam_jets 0.13 % (0.023 pb). The mixture is
+  946 njets, 36 ttbar, 12 w_jets, 4 z_jets, 2 singletop and 0 gam_jets rows, and its expected
+  yield, 0.80 million events in 8.02 fb^-1, is 9.3 % of the real file's 8 544 111 (leading-order
+  2 -> 2, no K-factors, no multi-leg matrix elements; the real process mix of chan3 is not in our
+  reference files). Signals pass at 96 % (glgl1600), 97 % (sqsq1800), 54 % (monojet stand-in,
+  pTHat > 400) and 90 % (gluino 1 TeV -> t tbar). Multijets and photon + jets draw the jet-response
   tail once per event (no re-smearing), and nothing simple makes them faster without bias. A biased
   multijet probe (:func:`benchmark.generate.dm_probes.probe_multijets`: pTHat > 100 with
   ``bias2Selection``, 52 750 events, each event's pass probability from 20 tail draws; 91 +- 8 pb
