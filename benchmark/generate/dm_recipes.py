@@ -64,7 +64,7 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
   ``w_jets`` and ``z_jets`` (pTHat > 250), ``singletop`` (t- and s-channel, pTHat > 200; Pythia has
   no tW process), ``gam_jets`` (prompt photon + jet, pTHat > 250). Pass fractions and sigma x eff
   of a 1000-row background (the recipe's seed; 50-row pilots, njets 1000 rows from 640 850 events,
-  27 minutes on one loaded core): njets 0.16 % (94 pb), ttbar 5.4 % (3.5 pb), w_jets 7.1 % (1.2 pb),
+  about 36 minutes on one shared core): njets 0.16 % (94 pb), ttbar 5.4 % (3.5 pb), w_jets 7.1 % (1.2 pb),
   z_jets 7.4 % (0.35 pb), singletop 3.2 % (0.19 pb), gam_jets 0.13 % (0.023 pb). The mixture is
   946 njets, 36 ttbar, 12 w_jets, 4 z_jets, 2 singletop and 0 gam_jets rows, and its expected
   yield, 0.80 million events in 8.02 fb^-1, is 9.3 % of the real file's 8 544 111 (leading-order
