@@ -80,9 +80,10 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
     its draws). Their MET is real, from neutrinos of heavy-flavour decays, with no MET/H_T cut to
     stop it: the neutrinos' summed pT exceeds 75 GeV in 91 % of them (weighted; 892 untailed
     passes among 48 950 biased events with pTHat > 300). Re-smearing K times would repeat those
-    events K times, and leaving them out as chan1 does would halve the rate. Splitting the class into untailed passes (one draw)
-    and tail-made passes (K draws of 1/K event each) is unbiased but gains nothing: the untailed
-    half needs as many generated events as the whole class does now;
+    events K times, and leaving them out as chan1 does would halve the rate. Splitting the class
+    into untailed passes (one draw) and tail-made passes (K draws of 1/K event each) is unbiased
+    but gains nothing: the untailed half needs as many generated events as the whole class does
+    now;
   - the pTHat cut sits where it should: below 200 GeV lies 0.6 +- 0.6 % of the passing rate (one
     event in 150-200 GeV, none of 14 717 below 150), which lowering the cut to 150 would buy with
     3.7 times more generated events; 200-250 GeV holds 10 +- 7 %, which a cut at 250 would lose;
