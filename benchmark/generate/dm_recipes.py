@@ -106,14 +106,35 @@ The other channels (selection efficiencies from 5-row probes, the generation ben
 * chan2b (>= 2 leptons, MET >= 50, H_T >= 50; 7.8 fb^-1): ``ttbar`` with both W -> l nu (16 %),
   ``ww`` (1.3 %), ``wz`` (6 %), ``zz`` (2 %), ``z_jets`` (Z -> l l + jet, pTHat > 30 GeV; 0.2 %:
   MET from tau decays and mismeasurement);
-* chan3 (MET >= 100, H_T >= 600; 8.02 fb^-1): ``njets`` (pTHat > 200), ``ttbar`` (pTHat > 200;
-  5 %), ``w_jets`` and ``z_jets`` (pTHat > 250; 10 % and 6 %), ``singletop`` (t- and s-channel,
-  pTHat > 200; 3 %; Pythia has no tW process), ``gam_jets`` (prompt photon + jet, pTHat > 250).
-  Multijets and photon + jets are *not* re-smeared here: without a MET/H_T cut some multijet
-  events pass without the tail (one of 50 in a first probe, which then passed all 100 draws), and
-  re-smearing would repeat them while leaving them out would bias the rate. One draw per event
-  passes 3 of 3700 multijet events (8e-4, about 56 pb; the tail-made passes alone gave 50 pb in a
-  1200-event probe) and 3 of 1250 photon + jet events (0.24 %);
+* chan3 (MET >= 100, H_T >= 600; 8.02 fb^-1): ``njets`` (pTHat > 200), ``ttbar`` (pTHat > 200),
+  ``w_jets`` and ``z_jets`` (pTHat > 250), ``singletop`` (t- and s-channel, pTHat > 200; Pythia has
+  no tW process), ``gam_jets`` (prompt photon + jet, pTHat > 250). Pass fractions and sigma x eff
+  of a 1000-row background (the recipe's seed; 50-row pilots, njets 1000 rows from 640 850 events,
+  about 36 minutes on one shared core): njets 0.16 % (94 pb), ttbar 5.4 % (3.5 pb), w_jets
+  7.1 % (1.2 pb), z_jets 7.4 % (0.35 pb), singletop 3.2 % (0.19 pb), gam_jets 0.13 % (0.023 pb). The mixture is
+  946 njets, 36 ttbar, 12 w_jets, 4 z_jets, 2 singletop and 0 gam_jets rows, and its expected
+  yield, 0.80 million events in 8.02 fb^-1, is 9.3 % of the real file's 8 544 111 (leading-order
+  2 -> 2, no K-factors, no multi-leg matrix elements; the real process mix of chan3 is not in our
+  reference files). Signals pass at 96 % (glgl1600), 97 % (sqsq1800), 54 % (monojet stand-in,
+  pTHat > 400) and 90 % (gluino 1 TeV -> t tbar). Multijets and photon + jets draw the jet-response
+  tail once per event (no re-smearing), and nothing simple makes them faster without bias. A biased
+  multijet probe (:func:`benchmark.generate.dm_probes.probe_multijets`: pTHat > 100 with
+  ``bias2Selection``, 52 750 events, each event's pass probability from 20 tail draws; 91 +- 8 pb
+  passing) measured why:
+
+  - half of the multijet rate passes *without* the tail (46 +- 8 pb; such an event passes 99.6 % of
+    its draws). Their MET is real, from neutrinos of heavy-flavour decays, with no MET/H_T cut to
+    stop it: the neutrinos' summed pT exceeds 75 GeV in 91 % of them (weighted; 892 untailed
+    passes among 48 950 biased events with pTHat > 300). Re-smearing K times would repeat those
+    events K times, and leaving them out as chan1 does would halve the rate. Splitting the class
+    into untailed passes (one draw) and tail-made passes (K draws of 1/K event each) is unbiased
+    but gains nothing: the untailed half needs as many generated events as the whole class does
+    now;
+  - the pTHat cut sits where it should: below 200 GeV lies 0.6 +- 0.6 % of the passing rate (one
+    event in 150-200 GeV, none of 14 717 below 150), which lowering the cut to 150 would buy with
+    3.7 times more generated events; 200-250 GeV holds 10 +- 7 %, which a cut at 250 would lose;
+  - one multijet event costs 4.2 ms in Pythia and 2.2 ms in the reconstruction (one worker): a
+    generator-level H_T pre-filter could save at most that third of the time and is not made.
 * signals: ``gluino_1000.0_neutralino_1.0`` (gluino pairs, 1 TeV -> t tbar chi_1^0 of 1 GeV, SLHA
   in ``benchmark/generate/data``) in 2a, 2b and 3 (0.5 %, 12 %, 86 %), and chan1's three signals
   in chan3;
@@ -221,8 +242,9 @@ NJETS_RESMEAR = 100
 #: classes whose jet-response tail is re-drawn ``NJETS_RESMEAR`` times per event: chan1's multijets and
 #: photon + jets, whose MET is fake (none of 11450 multijet events passed without the tail; one draw per
 #: event would pass 3e-4 of the multijets and 4e-5 of the photon + jet events). Not chan3's multijets and
-#: photon + jets: MET >= 100 without a MET/H_T cut is sometimes passed without the tail, and those events
-#: would repeat in every draw; one draw per event (8e-4 of the multijets pass) is efficient enough there
+#: photon + jets: without a MET/H_T cut half of chan3's multijet rate passes MET >= 100 without the tail,
+#: and those events would repeat in every draw; one draw per event (0.15-0.18 % of the multijets pass) is
+#: used there (the module docstring has the probe)
 RESMEARED_CLASSES = ("chan1/njets", "chan1/gam_jets")
 
 _LEPTONIC_W = ("24:onMode = off", "24:onIfAny = 11 13 15")
