@@ -102,7 +102,7 @@ def _class_line(dataset: Any, ref: Any) -> str:
     return f"{ref}" + (f" ({desc})" if desc else "")
 
 
-def _source_text(dataset: Any, kind: str) -> str:
+def _source_text(dataset: Any, kind: str, channel: str | None = None) -> str:
     src = dataset.sources[kind]
     if kind == "real":
         bits = [f"published files, version {src.version}"]
@@ -113,7 +113,8 @@ def _source_text(dataset: Any, kind: str) -> str:
         bits.append(f"fetched with `lhcad fetch {dataset.name}`")
         return "; ".join(bits)
     bits = [f"generated look-alike, recipe `{src.recipe}` version {src.version}, seed {src.seed}",
-            f"regenerate with `lhcad generate {dataset.name} --events N`"]
+            f"regenerate with `lhcad generate {dataset.name}"
+            + (f" --channel {channel} --events N --signal-events M`" if channel else " --events N`")]
     notes = (src.extra or {}).get("notes")
     if notes:
         bits.append(str(notes).strip())
@@ -166,7 +167,7 @@ def describe_task(task: str, records: list[dict[str, Any]]) -> TaskInfo:
                     reported=reported_figures(task), papers=list(spec.papers))
     for kind in used_sources:
         if dataset is not None and kind in dataset.sources:
-            info.sources[kind] = _source_text(dataset, kind)
+            info.sources[kind] = _source_text(dataset, kind, spec.channel)
         info.counts[kind] = _counts_text([r for r in records if (r.get("job") or {}).get("source") == kind])
     if spec.resonant is not None:
         res = spec.resonant
