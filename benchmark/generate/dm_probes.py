@@ -21,6 +21,7 @@ chan3 come from ``probe_multijets("chan3", pthat_min=100, seconds=420, draws=20)
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -66,21 +67,18 @@ def probe_multijets(channel: str, pthat_min: float = 100.0, *, seconds: float = 
 
     from benchmark.generate import darkmachines as dm
     from benchmark.generate.dm_recipes import DARKMACHINES
-    from benchmark.generate.pythia import NEXT_BATCH_ERROR_FACTOR, QUIET, _ChargeTable, require_pythia
+    from benchmark.generate.pythia import NEXT_BATCH_ERROR_FACTOR, _ChargeTable, make_pythia
 
     if draws < 1:
         raise ValueError(f"draws must be >= 1, got {draws}")
     cls = f"{channel}/njets"
-    base = [s for s in DARKMACHINES.settings(cls) if not s.startswith("PhaseSpace:pTHatMin")]
-    settings = [*QUIET, *base, f"PhaseSpace:pTHatMin = {pthat_min:g}", "PhaseSpace:bias2Selection = on",
-                "PhaseSpace:bias2SelectionPow = 4.", f"PhaseSpace:bias2SelectionRef = {pthat_min:g}",
-                "Random:setSeed = on", f"Random:seed = {seed}"]
-    py = require_pythia().Pythia("", False)
-    for line in settings:
-        if not py.readString(line):
-            raise ValueError(f"Pythia rejected the probe setting {line!r}")
-    if not py.init():
-        raise RuntimeError(f"Pythia init() failed for the {cls} probe")
+    spec = DARKMACHINES.classes[cls]
+    probe = (*[s for s in spec.settings if not s.startswith("PhaseSpace:pTHatMin")],
+             f"PhaseSpace:pTHatMin = {pthat_min:g}", "PhaseSpace:bias2Selection = on",
+             "PhaseSpace:bias2SelectionPow = 4.", f"PhaseSpace:bias2SelectionRef = {pthat_min:g}")
+    # the recipe's class with the probe's cut and bias: Pythia is set up exactly as the generator does
+    recipe = dataclasses.replace(DARKMACHINES, classes={cls: dataclasses.replace(spec, settings=probe)})
+    py = make_pythia(recipe, cls, seed)
     charge_of = _ChargeTable(py.particleData)
     rng = np.random.default_rng(seed)
     det, params = DARKMACHINES.detector, dm.OBJECTS
