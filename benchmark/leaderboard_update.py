@@ -57,6 +57,12 @@ def _split_sections(text: str) -> tuple[dict[str, str], str | None]:
     return sections, challenge
 
 
+def read_summary(board_dir: Path) -> tuple[list[str], list[list[str]], list[dict[str, Any]]]:
+    """Header and display rows (``summary.csv``) and data (``summary.json``) of a written leaderboard."""
+    header, *rows = list(csv.reader(io.StringIO((Path(board_dir) / "summary.csv").read_text())))
+    return header, rows, json.loads((Path(board_dir) / "summary.json").read_text())
+
+
 def read_published(out_dir: Path) -> Published:
     """Read the leaderboard ``out_dir`` publishes; an empty one if there is none yet."""
     out_dir = Path(out_dir)
@@ -66,13 +72,11 @@ def read_published(out_dir: Path) -> Published:
         return pub
     try:
         pub.tasks = json.loads(board.read_text())
-        summary_rows = list(csv.reader(io.StringIO((out_dir / "summary.csv").read_text())))
-        summary_data = json.loads((out_dir / "summary.json").read_text())
+        header, rows, summary_data = read_summary(out_dir)
         index = (out_dir / "README.md").read_text()
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot update the leaderboard in {out_dir}: its published files are unreadable ({exc}); "
                          f"rebuild it whole without --update") from exc
-    header, *rows = summary_rows
     for row in rows:
         cells = dict(zip(header, row))
         pub.summary_cells[(cells["scorer"], cells["source"])] = cells
@@ -131,5 +135,5 @@ def merge_summary(header: list[str], rows: list[list[Any]], data: list[dict[str,
     return new_header, new_rows, [records[k] for k in keys]
 
 
-__all__ = ["Published", "read_published", "check_update", "merge_summary", "is_dark_machines", "TI_COLUMN",
+__all__ = ["Published", "read_published", "read_summary", "check_update", "merge_summary", "is_dark_machines", "TI_COLUMN",
            "CHALLENGE_HEADING"]

@@ -87,17 +87,6 @@ def _commands(data: list[dict[str, Any]]) -> str:
             f"<ul class=\"commands\">{''.join(items)}</ul>")
 
 
-def _published_summary(board_dir: Path) -> tuple[list[str], list[list[Any]], list[dict[str, Any]], list[str]]:
-    """Summary header, rows, data and task list of the leaderboard written in ``board_dir``."""
-    import csv
-    import io
-
-    header, *rows = list(csv.reader(io.StringIO((board_dir / "summary.csv").read_text())))
-    data = json.loads((board_dir / "summary.json").read_text())
-    tasks = sorted(json.loads((board_dir / "leaderboard.json").read_text()))
-    return header, rows, data, tasks
-
-
 def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = None,
                updated_board: Path | None = None) -> Path:
     """Write the site into ``site_dir``; returns the path of ``index.html``.
@@ -120,7 +109,10 @@ def build_site(results_dir: Path, site_dir: Path, *, plots_dir: Path | None = No
     tasks = sorted({e.task for e in entries})
     # summary
     if updated_board is not None:
-        header, rows, data, listed = _published_summary(Path(updated_board))
+        from benchmark.leaderboard_update import read_summary
+
+        header, rows, data = read_summary(Path(updated_board))
+        listed = sorted(json.loads((Path(updated_board) / "leaderboard.json").read_text()))
     else:
         (header, rows, data), listed = summary_table(entries), tasks
     trs = []
